@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the project-local virtual environment .venv and installs the pinned
+# OpenMMLab stack plus mmsepvit in editable mode. Safe to run again: a ready environment
+# is left as it is.
+#
+# mmcv 2.1.0 (the newest release mmdet 3.3 and mmseg 1.2 accept) exists on PyPI only as a
+# source archive whose setup.py asks for C++17, while torch 2.14's headers need C++20; we
+# build it once with that flag raised and keep the wheel in $MMSEPVIT_WHEEL_CACHE.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+venv="$root/.venv"
+pinned="$root/tools/env/pinned.txt"
+wheel_cache=${MMSEPVIT_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmsepvit/wheels}
+stamp="$venv/.mmsepvit-installed"
+python=${PYTHON:-python3.11}
+
+# The stamp records what was installed; same inputs means nothing to do.
+want=$(cat "$pinned" "$root/requirements.txt" "$root/setup.py" | sha256sum | cut -d' ' -f1)
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    exit 0
+fi
+
+[[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$pinned")
+
+"${pip[@]}" torch torchvision setuptools wheel ninja numpy
+
+if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
+    mkdir -p "$wheel_cache"
+    if ! ls "$wheel_cache"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+        echo "Building mmcv 2.1.0 with its ops (about 12 minutes on 2 cores)..."
+        src=$(mktemp -d)
+        trap 'rm -rf "$src"' EXIT
+        "$venv/bin/python" -m pip download --quiet --no-deps --no-binary mmcv \
+            --no-build-isolation mmcv==2.1.0 -d "$src"
+        tar -xzf "$src"/mmcv-2.1.0.tar.gz -C "$src"
+        sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-2.1.0/setup.py"
+        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$venv/bin/python" -m pip wheel \
+            --quiet --no-deps --no-build-isolation -w "$wheel_cache" "$src/mmcv-2.1.0"
+    fi
+    "${pip[@]}" "$wheel_cache"/mmcv-2.1.0-*.whl
+fi
+
+"${pip[@]}" -r "$root/requirements.txt" pytest
+"${pip[@]}" --no-deps --no-build-isolation -e "$root"
+
+echo "$want" >"$stamp"
+echo "Environment ready: $venv"
