@@ -1,0 +1,3 @@
+from .sepvit import SepViT
+
+__all__ = ['SepViT']

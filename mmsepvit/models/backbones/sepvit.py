@@ -1,0 +1,657 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""SepViT: Separable Vision Transformer.
+
+Li et al., "SepViT: Separable Vision Transformer", https://arxiv.org/abs/2203.15380
+"""
+import math
+import warnings
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import (constant_init, normal_init,
+                                        trunc_normal_init)
+from mmengine.utils import to_2tuple
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsepvit.registry import register_model
+from mmsepvit.utils import load_pretrained_state_dict
+
+WINDOW_TOKENS = ('zero', 'learnable', 'per_window')
+# Block and stage-output norms of the released code use eps 1e-6; the patch
+# embedding and window-token norms keep PyTorch's default 1e-5.
+BLOCK_NORM_EPS = 1e-6
+
+
+def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
+    """(B, H, W, C) with H, W multiples of ``window_size`` -> (B, nW, ws*ws, C).
+
+    Windows in row-major order, pixels row-major inside each window.
+    """
+    B, H, W, C = x.shape
+    ws = window_size
+    x = x.view(B, H // ws, ws, W // ws, ws, C).transpose(2, 3)
+    return x.reshape(B, (H // ws) * (W // ws), ws * ws, C)
+
+
+def window_merge(windows: torch.Tensor, window_size: int, height: int,
+                 width: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition` for a padded ``height x width`` map."""
+    B, _, _, C = windows.shape
+    ws = window_size
+    x = windows.view(B, height // ws, width // ws, ws, ws, C).transpose(2, 3)
+    return x.reshape(B, height, width, C)
+
+
+class OverlapPatchEmbed(BaseModule):
+    """Overlapping patch embedding: a strided convolution, then LayerNorm.
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dims (int): Output channels.
+        kernel_size (int): 7 for the first stage (stride 4), 3 for the others
+            (stride 2); padding keeps the output at ``ceil(size / stride)``.
+        stride (int): Convolution stride.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, kernel_size: int,
+                 stride: int) -> None:
+        super().__init__()
+        self.projection = nn.Conv2d(
+            in_channels,
+            embed_dims,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=kernel_size // 2)
+        self.norm = nn.LayerNorm(embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) -> channels-last (B, H', W', C)."""
+        return self.norm(self.projection(x).permute(0, 2, 3, 1))
+
+
+class ConditionalPositionEncoding(BaseModule):
+    """CPVT's position encoding generator: a depthwise 3x3 conv plus identity."""
+
+    def __init__(self, embed_dims: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(
+            embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Channels-last (B, H, W, C) in and out."""
+        return x + self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class DepthwiseSeparableAttention(BaseModule):
+    """Depthwise separable self-attention (DSSA).
+
+    Depthwise attention mixes the pixels of each window together with the
+    window's token; pointwise attention then mixes the windows, with a query
+    and a key per window made from its token, and the window's pixels (per
+    head) as one value vector. Each of the two carries an inner residual.
+    With ``window_size`` 14 this is the paper's grouped self-attention (GSA).
+
+    Args:
+        embed_dims (int): Channels.
+        num_heads (int): Attention heads.
+        window_size (int): Window side in tokens.
+        pointwise (bool): Run pointwise attention. When False (the released
+            classifier's single-window blocks) there is no window token either.
+        qkv_bias (bool): Bias in the query/key/value projections.
+        attn_drop (float): Dropout on attention weights.
+        proj_drop (float): Dropout after the output projection.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 window_size: int,
+                 pointwise: bool = True,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.) -> None:
+        super().__init__()
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.window_size = window_size
+        self.pointwise = pointwise
+        self.attn_drop = attn_drop
+
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        if pointwise:
+            self.token_norm = nn.LayerNorm(embed_dims)
+            self.token_act = nn.GELU()
+            self.token_qk = nn.Linear(
+                embed_dims, embed_dims * 2, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, windows: torch.Tensor, height: int,
+                width: int) -> torch.Tensor:
+        """Attend over normalised windows and merge them back to the map.
+
+        Args:
+            windows (Tensor): (B, nW, [1 +] ws*ws, C), the window token first
+                when ``pointwise``, already normalised.
+            height (int): Unpadded map height.
+            width (int): Unpadded map width.
+
+        Returns:
+            Tensor: (B, height, width, C).
+        """
+        B, num_windows, num_tokens, C = windows.shape
+        heads, head_dims = self.num_heads, self.head_dims
+        dropout = self.attn_drop if self.training else 0.
+
+        # Depthwise attention inside each window, batched over B * nW.
+        q, k, v = self.qkv(windows).view(
+            B * num_windows, num_tokens, 3, heads,
+            head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        x = x.transpose(1, 2).reshape(windows.shape) + windows
+
+        if self.pointwise:
+            tokens, pixels = x[:, :, 0], x[:, :, 1:]
+            q, k = self.token_qk(self.token_act(self.token_norm(tokens))).view(
+                B, num_windows, 2, heads, head_dims).permute(2, 0, 3, 1,
+                                                             4).unbind(0)
+            # Per head, a window's pixels form one value vector.
+            num_pixels = num_tokens - 1
+            v = pixels.reshape(B, num_windows, num_pixels, heads,
+                               head_dims).permute(0, 3, 1, 2, 4).reshape(
+                                   B, heads, num_windows,
+                                   num_pixels * head_dims)
+            x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+            x = x.view(B, heads, num_windows, num_pixels,
+                       head_dims).permute(0, 2, 3, 1, 4).reshape(
+                           pixels.shape) + pixels
+
+        ws = self.window_size
+        x = window_merge(x, ws, math.ceil(height / ws) * ws,
+                         math.ceil(width / ws) * ws)
+        x = x[:, :height, :width]
+        return self.proj_drop(self.proj(x))
+
+
+class SepViTBlock(BaseModule):
+    """A pre-norm SepViT block: DSSA then an MLP, each with a residual.
+
+    The first LayerNorm is applied after padding and window tokens are added,
+    as in the released code: padded pixels and a zero token come out as the
+    norm's bias.
+
+    Args:
+        embed_dims (int): Channels.
+        num_heads (int): Attention heads.
+        window_size (int): Window side in tokens.
+        window_token (str): 'zero', 'learnable' or 'per_window'.
+        num_windows (int, optional): Windows at the fixed input size; needed
+            for ``window_token='per_window'``. One window there means no token
+            and no pointwise attention.
+        mlp_ratio (float): MLP hidden size over ``embed_dims``.
+        qkv_bias (bool): Bias in the query/key/value projections.
+        drop_rate (float): Dropout after the attention and MLP projections.
+        attn_drop_rate (float): Dropout on attention weights.
+        drop_path_rate (float): Stochastic depth of this block.
+        with_cp (bool): Recompute the block in backward to save memory.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 window_size: int,
+                 window_token: str = 'zero',
+                 num_windows: Optional[int] = None,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.window_size = window_size
+        self.window_token_mode = window_token
+        self.with_cp = with_cp
+
+        has_token = window_token != 'per_window' or num_windows > 1
+        if window_token == 'learnable':
+            self.window_token = nn.Parameter(torch.zeros(1, 1, 1, embed_dims))
+        elif window_token == 'per_window' and has_token:
+            self.window_token = nn.Parameter(
+                torch.zeros(1, num_windows, 1, embed_dims))
+        else:
+            self.window_token = None
+        self.has_token = has_token
+
+        self.norm1 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
+        self.attn = DepthwiseSeparableAttention(
+            embed_dims,
+            num_heads,
+            window_size,
+            pointwise=has_token,
+            qkv_bias=qkv_bias,
+            attn_drop=attn_drop_rate,
+            proj_drop=drop_rate)
+        self.drop_path = DropPath(drop_path_rate)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
+        hidden_dims = int(embed_dims * mlp_ratio)
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                fc1=nn.Linear(embed_dims, hidden_dims),
+                act=nn.GELU(),
+                drop1=nn.Dropout(drop_rate),
+                fc2=nn.Linear(hidden_dims, embed_dims),
+                drop2=nn.Dropout(drop_rate)))
+
+    def _windows(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad, split into windows and prepend the window tokens."""
+        B, H, W, C = x.shape
+        ws = self.window_size
+        x = F.pad(x, (0, 0, 0, (-W) % ws, 0, (-H) % ws))
+        windows = window_partition(x, ws)
+        if not self.has_token:
+            return windows
+        num_windows = windows.shape[1]
+        if self.window_token is None:
+            token = windows.new_zeros(B, num_windows, 1, C)
+        else:
+            token = self.window_token.expand(B, num_windows, 1, C)
+        return torch.cat([token, windows], dim=2)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[1:3]
+        x = x + self.drop_path(self.attn(self.norm1(self._windows(x)), H, W))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Channels-last (B, H, W, C) in and out."""
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)
+
+
+class SepViTStage(BaseModule):
+    """Patch embedding, SepViT blocks, and the position encoding after the
+    stage's first block."""
+
+    def __init__(self, in_channels: int, embed_dims: int, kernel_size: int,
+                 stride: int, blocks: List[dict]) -> None:
+        super().__init__()
+        self.patch_embed = OverlapPatchEmbed(in_channels, embed_dims,
+                                             kernel_size, stride)
+        self.blocks = ModuleList([SepViTBlock(**cfg) for cfg in blocks])
+        self.pos_embed = ConditionalPositionEncoding(embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """NCHW in, channels-last (B, H', W', C) out."""
+        x = self.patch_embed(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i == 0:
+                x = self.pos_embed(x)
+        return x
+
+
+@register_model()
+class SepViT(BaseModule):
+    """SepViT backbone: `SepViT: Separable Vision Transformer
+    <https://arxiv.org/abs/2203.15380>`_.
+
+    Four stages of overlapping patch embedding and blocks of depthwise
+    separable self-attention (DSSA, window 7) alternating with grouped
+    self-attention (GSA, window 14), at strides 4, 8, 16 and 32.
+
+    The default is the released dense-prediction model: zero window tokens,
+    and a LayerNorm after every stage whose output also feeds the next stage.
+    The released ImageNet classifier is ``window_token='per_window'``,
+    ``img_size=224``, ``stage_norm=False``, ``out_indices=(3, )``.
+
+    Args:
+        arch (str | dict): 'lite' ('l'), 'tiny' ('t'), 'small' ('s'), 'base'
+            ('b'), or a dict with exactly the keys ``embed_dims``,
+            ``num_heads``, ``depths`` (one entry per stage) and
+            ``window_sizes`` (one list per stage, one size per block).
+        in_channels (int): Input image channels. Defaults to 3.
+        window_token (str): How each window's token starts:
+
+            - 'zero': a fixed zero vector (the released dense code).
+            - 'learnable': one learnable vector per block shared by all
+              windows, zero-initialised (the paper's best); any input size.
+            - 'per_window': one learnable vector per window, for inputs of
+              exactly ``img_size`` (the released classifier). Blocks that see
+              a single window at that size have no token and no pointwise
+              attention.
+
+            Defaults to 'zero'.
+        img_size (int | tuple, optional): The fixed input size of
+            ``window_token='per_window'``; not allowed otherwise.
+        stage_norm (bool): LayerNorm after every stage, feeding the next stage
+            (the released dense code). False normalises only the last stage
+            (the released classifier's final norm) and needs ``out_indices``
+            to be (num_stages - 1, ). Defaults to True.
+        mlp_ratio (float): MLP hidden size over channels. Defaults to 4.
+        qkv_bias (bool): Bias in query/key/value projections. Defaults to True.
+        drop_rate (float): Dropout after projections. Defaults to 0.
+        attn_drop_rate (float): Dropout on attention weights. Defaults to 0.
+        drop_path_rate (float): Stochastic depth, rising linearly from 0 over
+            all blocks to this value. Defaults to 0.1.
+        out_indices (Sequence[int] | int): Stages whose outputs are returned;
+            negative indices count from the end. Defaults to (0, 1, 2, 3).
+        frozen_stages (int): -1 freezes nothing, 0 the first patch embedding,
+            k >= 1 stages 1..k with their output norms (eval mode, no
+            gradients). Defaults to -1.
+        norm_eval (bool): Keep all normalisation layers in eval mode while
+            training. SepViT's LayerNorms keep no running statistics, so this
+            only matters for norm layers added by subclasses; it exists so
+            configs written for other backbones keep working. Defaults to
+            False.
+        with_cp (bool): Non-reentrant activation checkpointing of each block.
+            Defaults to False.
+        pretrained (str, optional): Deprecated, use ``init_cfg``.
+        init_cfg (dict | list[dict], optional): Initialisation config. With
+            ``type='Pretrained'`` (optionally ``prefix='backbone.'``) every
+            weight must be found in the checkpoint with the right shape, and
+            nothing unexpected may be left over.
+
+    Example:
+        >>> import torch
+        >>> from mmsepvit.models import SepViT
+        >>> model = SepViT(arch='tiny').eval()
+        >>> outs = model(torch.rand(1, 3, 224, 224))
+        >>> [tuple(out.shape) for out in outs]
+        [(1, 96, 56, 56), (1, 192, 28, 28), (1, 384, 14, 14), (1, 768, 7, 7)]
+    """
+    _lite = dict(
+        embed_dims=[32, 64, 128, 256],
+        num_heads=[1, 2, 4, 8],
+        depths=[1, 2, 6, 2],
+        window_sizes=[[7], [7, 14], [7, 14] * 3, [7, 7]])
+    _tiny = dict(_lite, embed_dims=[96, 192, 384, 768], num_heads=[3, 6, 12, 24])
+    _small = dict(
+        _tiny, depths=[1, 2, 14, 2],
+        window_sizes=[[7], [7, 14], [7, 14] * 7, [7, 7]])
+    _base = dict(
+        _small, embed_dims=[128, 256, 512, 1024], num_heads=[4, 8, 16, 32])
+    arch_zoo: Dict[str, dict] = {
+        **dict.fromkeys(['l', 'lite'], _lite),
+        **dict.fromkeys(['t', 'tiny'], _tiny),
+        **dict.fromkeys(['s', 'small'], _small),
+        **dict.fromkeys(['b', 'base'], _base),
+    }
+    arch_keys = ('embed_dims', 'num_heads', 'depths', 'window_sizes')
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 window_token: str = 'zero',
+                 img_size: Optional[Union[int, Tuple[int, int]]] = None,
+                 stage_norm: bool = True,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if pretrained is not None:
+            if init_cfg is not None:
+                raise ValueError('SepViT: set init_cfg or the deprecated '
+                                 '`pretrained`, not both')
+            if not isinstance(pretrained, str):
+                raise TypeError('SepViT: `pretrained` must be a checkpoint '
+                                f'path, got {type(pretrained).__name__}')
+            warnings.warn('SepViT: `pretrained` is deprecated, use '
+                          'init_cfg=dict(type="Pretrained", checkpoint=...)')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(init_cfg=init_cfg)
+
+        self.arch_settings = self._parse_arch(arch)
+        embed_dims = self.arch_settings['embed_dims']
+        self.num_stages = len(embed_dims)
+        # Each stage halves the map; the last needs at least one token.
+        self.min_input_size = 4 * 2**(self.num_stages - 1)
+        self.in_channels = in_channels
+        self.window_token = window_token
+        self.img_size = self._check_img_size(window_token, img_size)
+        self.stage_norm = stage_norm
+        self.out_indices = self._check_out_indices(out_indices, stage_norm)
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'SepViT: frozen_stages must be in [-1, '
+                             f'{self.num_stages}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        if not 0 <= drop_path_rate < 1:
+            raise ValueError('SepViT: drop_path_rate must be in [0, 1), got '
+                             f'{drop_path_rate}')
+
+        depths = self.arch_settings['depths']
+        drop_path_rates = torch.linspace(
+            0, drop_path_rate, sum(depths), device='cpu').tolist()
+        self.stages = ModuleList()
+        for i in range(self.num_stages):
+            block_cfgs = []
+            for j, window_size in enumerate(
+                    self.arch_settings['window_sizes'][i]):
+                block_cfgs.append(
+                    dict(
+                        embed_dims=embed_dims[i],
+                        num_heads=self.arch_settings['num_heads'][i],
+                        window_size=window_size,
+                        window_token=window_token,
+                        num_windows=self._windows_at_img_size(i, window_size),
+                        mlp_ratio=mlp_ratio,
+                        qkv_bias=qkv_bias,
+                        drop_rate=drop_rate,
+                        attn_drop_rate=attn_drop_rate,
+                        drop_path_rate=drop_path_rates[sum(depths[:i]) + j],
+                        with_cp=with_cp))
+            self.stages.append(
+                SepViTStage(
+                    in_channels=in_channels if i == 0 else embed_dims[i - 1],
+                    embed_dims=embed_dims[i],
+                    kernel_size=7 if i == 0 else 3,
+                    stride=4 if i == 0 else 2,
+                    blocks=block_cfgs))
+
+        normed = range(self.num_stages) if stage_norm else [
+            self.num_stages - 1
+        ]
+        for i in normed:
+            self.add_module(f'norm{i}',
+                            nn.LayerNorm(embed_dims[i], eps=BLOCK_NORM_EPS))
+
+    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch.lower() not in self.arch_zoo:
+                raise ValueError(
+                    f'SepViT: unknown arch {arch!r}; choose one of '
+                    f'{sorted(self.arch_zoo)} or pass a dict with keys '
+                    f'{list(self.arch_keys)}')
+            return self.arch_zoo[arch.lower()]
+        if not isinstance(arch, dict):
+            raise TypeError('SepViT: arch must be a name or a dict, got '
+                            f'{type(arch).__name__}')
+        missing = [k for k in self.arch_keys if k not in arch]
+        extra = sorted(set(arch) - set(self.arch_keys))
+        if missing or extra:
+            raise ValueError(f'SepViT: arch dict needs exactly the keys '
+                             f'{list(self.arch_keys)}; missing {missing}, '
+                             f'unexpected {extra}')
+        arch = {k: list(arch[k]) for k in self.arch_keys}
+        num_stages = len(arch['embed_dims'])
+        lengths = {k: len(v) for k, v in arch.items()}
+        if num_stages == 0 or len(set(lengths.values())) != 1:
+            raise ValueError('SepViT: arch entries need one value per stage, '
+                             f'got lengths {lengths}')
+        for i in range(num_stages):
+            dims, heads = arch['embed_dims'][i], arch['num_heads'][i]
+            sizes = list(arch['window_sizes'][i])
+            if heads < 1 or dims % heads:
+                raise ValueError(f'SepViT: stage {i} embed_dims {dims} is not '
+                                 f'divisible by num_heads {heads}')
+            if len(sizes) != arch['depths'][i] or arch['depths'][i] < 1:
+                raise ValueError(
+                    f'SepViT: stage {i} has depth {arch["depths"][i]} but '
+                    f'{len(sizes)} window sizes {sizes}')
+            if any(not isinstance(s, int) or s < 1 for s in sizes):
+                raise ValueError(f'SepViT: stage {i} window sizes must be '
+                                 f'positive integers, got {sizes}')
+        return arch
+
+    def _check_img_size(self, window_token: str,
+                        img_size) -> Optional[Tuple[int, int]]:
+        if window_token not in WINDOW_TOKENS:
+            raise ValueError(f'SepViT: unknown window_token {window_token!r}; '
+                             f'choose one of {list(WINDOW_TOKENS)}')
+        if window_token != 'per_window':
+            if img_size is not None:
+                raise ValueError(
+                    "SepViT: img_size only applies to window_token="
+                    f"'per_window', not {window_token!r}")
+            return None
+        if img_size is None:
+            raise ValueError("SepViT: window_token='per_window' needs the "
+                             'fixed input size, e.g. img_size=224')
+        img_size = to_2tuple(img_size)
+        stride = 4 * 2**(self.num_stages - 1)
+        if img_size[0] % stride or img_size[1] % stride:
+            raise ValueError(f'SepViT: img_size {img_size} must be a '
+                             f'multiple of {stride}')
+        for i in range(self.num_stages):
+            side = [s // (4 * 2**i) for s in img_size]
+            for ws in self.arch_settings['window_sizes'][i]:
+                if side[0] % ws or side[1] % ws:
+                    raise ValueError(
+                        f'SepViT: per-window tokens need img_size whose stage '
+                        f'maps divide into windows; {img_size} gives a '
+                        f'{side[0]}x{side[1]} map in stage {i} for window '
+                        f'{ws}')
+        return img_size
+
+    def _windows_at_img_size(self, stage: int,
+                             window_size: int) -> Optional[int]:
+        if self.img_size is None:
+            return None
+        scale = 4 * 2**stage
+        return (self.img_size[0] // scale // window_size) * (
+            self.img_size[1] // scale // window_size)
+
+    def _check_out_indices(self, out_indices, stage_norm: bool) -> List[int]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        if not isinstance(out_indices, Sequence) or not out_indices:
+            raise TypeError('SepViT: out_indices must be an int or a '
+                            f'non-empty sequence, got {out_indices!r}')
+        checked = []
+        for index in out_indices:
+            if not isinstance(index, int) or not (-self.num_stages <= index <
+                                                  self.num_stages):
+                raise ValueError(
+                    f'SepViT: out_indices {tuple(out_indices)} has {index!r}, '
+                    f'outside the {self.num_stages} stages')
+            checked.append(index % self.num_stages)
+        checked = sorted(set(checked))
+        if not stage_norm and checked != [self.num_stages - 1]:
+            raise ValueError(
+                'SepViT: stage_norm=False normalises only the last stage, so '
+                f'out_indices must be ({self.num_stages - 1}, ), got '
+                f'{tuple(out_indices)}')
+        return checked
+
+    def init_weights(self) -> None:
+        """Initialise as the released code, then load ``init_cfg``'s
+        checkpoint if it names one."""
+        init_cfg = self.init_cfg
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            self._init_released()
+            state_dict = load_pretrained_state_dict(
+                init_cfg['checkpoint'], self, prefix=init_cfg.get('prefix'))
+            self.load_state_dict(state_dict, strict=True)
+            self._is_init = True
+        elif init_cfg is None:
+            self._init_released()
+            self._is_init = True
+        else:
+            super().init_weights()
+
+    def _init_released(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_init(m, std=.02, bias=0.)
+            elif isinstance(m, nn.LayerNorm):
+                constant_init(m, val=1., bias=0.)
+            elif isinstance(m, nn.Conv2d):
+                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                normal_init(
+                    m, mean=0., std=math.sqrt(2. * m.groups / fan_out), bias=0.)
+            elif isinstance(m, SepViTBlock) and m.window_token is not None:
+                nn.init.zeros_(m.window_token)
+
+    def _freeze_stages(self) -> None:
+        frozen = []
+        if self.frozen_stages >= 0:
+            frozen.append(self.stages[0].patch_embed)
+        for i in range(self.frozen_stages):
+            frozen.append(self.stages[i])
+            if hasattr(self, f'norm{i}'):
+                frozen.append(getattr(self, f'norm{i}'))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'SepViT':
+        """Set train mode, keeping frozen stages (and with ``norm_eval`` all
+        normalisation layers) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, (_BatchNorm, nn.LayerNorm, nn.GroupNorm)):
+                    m.eval()
+        return self
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError('SepViT expects a batch of images (B, C, H, W), '
+                             f'got a tensor of shape {tuple(x.shape)}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'SepViT was built for {self.in_channels} input channels, '
+                f'got {x.shape[1]} (input shape {tuple(x.shape)})')
+        height, width = x.shape[2:]
+        if min(height, width) < self.min_input_size:
+            raise ValueError(
+                f'SepViT needs inputs of at least {self.min_input_size}x'
+                f'{self.min_input_size} pixels, got {height}x{width}')
+        if self.img_size is not None and (height, width) != self.img_size:
+            raise ValueError(
+                f"SepViT with window_token='per_window' takes inputs of "
+                f'exactly {self.img_size[0]}x{self.img_size[1]}, got '
+                f'{height}x{width}')
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Return the NCHW feature maps of ``out_indices``, each after its
+        stage's LayerNorm."""
+        self._check_input(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            norm = getattr(self, f'norm{i}', None)
+            if norm is not None:
+                x = norm(x)
+            x = x.permute(0, 3, 1, 2)
+            if i in self.out_indices:
+                outs.append(x.contiguous())
+        return tuple(outs)

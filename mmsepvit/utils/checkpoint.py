@@ -1,0 +1,105 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""Checkpoint reading with torch's weights-only unpickler and clear errors."""
+import os.path as osp
+import pickle
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import nn
+
+StateDict = Dict[str, torch.Tensor]
+
+
+def load_checkpoint_file(filename: str) -> dict:
+    """Load a checkpoint onto the CPU, never running pickled code.
+
+    Raises:
+        FileNotFoundError: A local path that does not exist.
+        ValueError: A file that is not a PyTorch checkpoint, or one that needs
+            arbitrary code to unpickle.
+    """
+    if '://' not in filename and not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint not found: {filename}')
+    try:
+        return CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+    except pickle.UnpicklingError as e:
+        raise ValueError(
+            f'{filename} cannot be loaded with weights-only unpickling, which '
+            f'mmsepvit never turns off: {e}') from e
+    except Exception as e:  # torch.load fails in many ways on non-checkpoints
+        raise ValueError(f'{filename} is not a readable PyTorch checkpoint: '
+                         f'{e}') from e
+
+
+def get_state_dict(checkpoint, source: str) -> StateDict:
+    """The tensors of a checkpoint: its 'state_dict' or 'model' entry, or the
+    checkpoint itself, with any DataParallel 'module.' prefix removed."""
+    if isinstance(checkpoint, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+    if not (isinstance(checkpoint, dict) and checkpoint
+            and all(torch.is_tensor(v) for v in checkpoint.values())):
+        raise ValueError(f'{source} holds no state dict of tensors')
+    return {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in checkpoint.items()
+    }
+
+
+def _listing(keys: List[str], limit: int = 8) -> str:
+    shown = ', '.join(keys[:limit])
+    more = len(keys) - limit
+    return shown + (f' and {more} more' if more > 0 else '')
+
+
+def check_state_dict(state_dict: StateDict, model: nn.Module,
+                     source: str) -> None:
+    """Raise a ValueError naming every missing, unexpected or mis-shaped key."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = [
+        f'{k} (checkpoint {tuple(v.shape)}, model '
+        f'{tuple(expected[k].shape)})' for k, v in sorted(state_dict.items())
+        if k in expected and v.shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f'missing {len(missing)}: {_listing(missing)}')
+    if unexpected:
+        problems.append(
+            f'unexpected {len(unexpected)}: {_listing(unexpected)}')
+    if mismatched:
+        problems.append(
+            f'mismatched shapes {len(mismatched)}: {_listing(mismatched)}')
+    if not problems:
+        return
+    hint = ''
+    if any(k.startswith(('patch_embeds.', 'pos_block.')) for k in state_dict):
+        hint = (" It is in the layout of the authors' released code: convert "
+                'it with tools/model_converters/official2mmsepvit.py first.')
+    raise ValueError(f'{source} does not fit {type(model).__name__}: ' +
+                     '; '.join(problems) + '.' + hint)
+
+
+def load_pretrained_state_dict(filename: str,
+                               model: nn.Module,
+                               prefix: Optional[str] = None) -> StateDict:
+    """Read ``filename``, keep the keys under ``prefix`` (stripped), and check
+    that they fit ``model`` exactly."""
+    state_dict = get_state_dict(load_checkpoint_file(filename), filename)
+    if prefix:
+        stripped = {
+            k[len(prefix):]: v
+            for k, v in state_dict.items() if k.startswith(prefix)
+        }
+        if not stripped:
+            roots = sorted({k.split('.')[0] + '.' for k in state_dict})
+            raise ValueError(f'no key of {filename} starts with prefix '
+                             f'{prefix!r}; its keys start with {roots}')
+        state_dict = stripped
+    check_state_dict(state_dict, model, filename)
+    return state_dict
