@@ -4,11 +4,33 @@ import os.path as osp
 import pickle
 from typing import Dict, List, Optional
 
+import numpy as np
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
 StateDict = Dict[str, torch.Tensor]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let torch's weights-only unpickler read checkpoints mmengine writes.
+
+    Since torch 2.6, ``torch.load`` unpickles only allow-listed types, and
+    mmengine 0.10's checkpoints also hold its ``HistoryBuffer`` (in the
+    message hub) and numpy arrays and scalars. This adds exactly those types to
+    the allow-list; weights-only loading itself stays on, so a checkpoint that
+    needs any other code is still refused.
+    """
+    from mmengine.logging import HistoryBuffer
+    numpy_core = getattr(np, '_core', None) or np.core
+    torch.serialization.add_safe_globals([
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        numpy_core.multiarray._reconstruct,
+        numpy_core.multiarray.scalar,
+        *(getattr(np.dtypes, name) for name in np.dtypes.__all__),
+    ])
 
 
 def load_checkpoint_file(filename: str) -> dict:
@@ -86,20 +108,17 @@ def check_state_dict(state_dict: StateDict, model: nn.Module,
 
 
 def load_pretrained_state_dict(filename: str,
-                               model: nn.Module,
                                prefix: Optional[str] = None) -> StateDict:
-    """Read ``filename``, keep the keys under ``prefix`` (stripped), and check
-    that they fit ``model`` exactly."""
+    """Read the tensors of ``filename`` under ``prefix`` (stripped)."""
     state_dict = get_state_dict(load_checkpoint_file(filename), filename)
-    if prefix:
-        stripped = {
-            k[len(prefix):]: v
-            for k, v in state_dict.items() if k.startswith(prefix)
-        }
-        if not stripped:
-            roots = sorted({k.split('.')[0] + '.' for k in state_dict})
-            raise ValueError(f'no key of {filename} starts with prefix '
-                             f'{prefix!r}; its keys start with {roots}')
-        state_dict = stripped
-    check_state_dict(state_dict, model, filename)
-    return state_dict
+    if not prefix:
+        return state_dict
+    stripped = {
+        k[len(prefix):]: v
+        for k, v in state_dict.items() if k.startswith(prefix)
+    }
+    if not stripped:
+        roots = sorted({k.split('.')[0] + '.' for k in state_dict})
+        raise ValueError(f'no key of {filename} starts with prefix '
+                         f'{prefix!r}; its keys start with {roots}')
+    return stripped

@@ -4,6 +4,7 @@
 Li et al., "SepViT: Separable Vision Transformer", https://arxiv.org/abs/2203.15380
 """
 import math
+import re
 import warnings
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -13,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
@@ -20,7 +22,7 @@ from mmengine.utils import to_2tuple
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsepvit.registry import register_model
-from mmsepvit.utils import load_pretrained_state_dict
+from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 
 WINDOW_TOKENS = ('zero', 'learnable', 'per_window')
 # Block and stage-output norms of the released code use eps 1e-6; the patch
@@ -575,15 +577,55 @@ class SepViT(BaseModule):
         init_cfg = self.init_cfg
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
             self._init_released()
+            checkpoint = init_cfg['checkpoint']
             state_dict = load_pretrained_state_dict(
-                init_cfg['checkpoint'], self, prefix=init_cfg.get('prefix'))
-            self.load_state_dict(state_dict, strict=True)
+                checkpoint, prefix=init_cfg.get('prefix'))
+            self.load_state_dict(
+                self.transfer_state_dict(state_dict, checkpoint),
+                strict=False)
             self._is_init = True
         elif init_cfg is None:
             self._init_released()
             self._is_init = True
         else:
             super().init_weights()
+
+    def transfer_state_dict(self, state_dict: Dict[str, torch.Tensor],
+                            source: str) -> Dict[str, torch.Tensor]:
+        """Select the weights of ``state_dict`` this model takes.
+
+        A checkpoint of another SepViT layout (the ImageNet classifier with
+        per-window tokens, no pointwise attention in single-window blocks and
+        only a final norm; or another window-token mode) carries every weight
+        that has a counterpart of the same shape. Only the parts by which the
+        layouts differ may be dropped (window tokens) or start from this
+        model's initialisation (pointwise-attention weights, stage norms); the
+        log lists both. Anything else that does not fit raises an error.
+
+        Raises:
+            ValueError: Keys missing, unexpected or mis-shaped beyond layout
+                differences, e.g. another architecture's weights.
+        """
+        own = self.state_dict()
+        fits = {
+            k: v
+            for k, v in state_dict.items()
+            if k in own and own[k].shape == v.shape
+        }
+        dropped = sorted(set(state_dict) - set(fits))
+        fresh = sorted(set(own) - set(fits))
+        layout_specific = re.compile(
+            r'(\.window_token$|\.attn\.token_(norm|qk)\.|^norm\d+\.)')
+        if any(not layout_specific.search(k) for k in dropped + fresh):
+            # Not a layout difference: report every problem.
+            check_state_dict(state_dict, self, source)
+        if dropped or fresh:
+            MMLogger.get_current_instance().warning(
+                f'SepViT: loaded {len(fits)} of {len(own)} tensors from '
+                f'{source}, which has another SepViT layout.\n'
+                f'Dropped, with no counterpart here: {dropped or "none"}\n'
+                f'Starting from initialisation: {fresh or "none"}')
+        return fits
 
     def _init_released(self) -> None:
         for m in self.modules():
