@@ -1,6 +1,10 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """SepViT (https://arxiv.org/abs/2203.15380) for OpenMMLab 2.0."""
 from .models import SepViT
+from .utils import allow_mmengine_checkpoints
 from .version import __version__
+
+# Resuming and testing with mmengine on torch >= 2.6 need this.
+allow_mmengine_checkpoints()
 
 __all__ = ['SepViT', '__version__']

@@ -12,16 +12,32 @@ from torch import nn
 StateDict = Dict[str, torch.Tensor]
 
 
+def _history_buffer_state(buffer) -> dict:
+    """``HistoryBuffer`` state without its statistics functions.
+
+    mmengine pickles them by reference, which needs ``getattr`` in the
+    unpickler; they live on the class and are registered on import instead.
+    """
+    state = dict(buffer.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
 def allow_mmengine_checkpoints() -> None:
     """Let torch's weights-only unpickler read checkpoints mmengine writes.
 
     Since torch 2.6, ``torch.load`` unpickles only allow-listed types, and
     mmengine 0.10's checkpoints also hold its ``HistoryBuffer`` (in the
     message hub) and numpy arrays and scalars. This adds exactly those types to
-    the allow-list; weights-only loading itself stays on, so a checkpoint that
+    the allow-list, and makes ``HistoryBuffer`` pickle without function
+    references. Weights-only loading itself stays on, so a checkpoint that
     needs any other code is still refused.
     """
     from mmengine.logging import HistoryBuffer
+    for name in ('min', 'max', 'current', 'mean'):
+        HistoryBuffer._statistics_methods.setdefault(
+            name, getattr(HistoryBuffer, name))
+    HistoryBuffer.__getstate__ = _history_buffer_state
     numpy_core = getattr(np, '_core', None) or np.core
     torch.serialization.add_safe_globals([
         HistoryBuffer,
