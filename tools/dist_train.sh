@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Usage: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py arguments]
+# One process per GPU (gloo on CPUs when there is no GPU). Multi-node: set
+# NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+set -euo pipefail
+CONFIG=$1
+NPROC=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${PYTHON:-python}
+
+PYTHONPATH="$root:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$NPROC" --master_port="$PORT" \
+    "$root/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -1,0 +1,113 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""Evaluate a checkpoint: COCO mAP, ADE20K mIoU or ImageNet accuracy, as the
+config's evaluator says."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.runner import Runner
+
+import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
+from mmsepvit.utils import setup_cpu_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument(
+        '--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into images under WORK_DIR/TIMESTAMP/SHOW_DIR')
+    parser.add_argument(
+        '--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_drawing(cfg: Config, show_dir: str) -> None:
+    """Turn on the codebase's visualisation hook for the test loop."""
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise ValueError('the config has no default_hooks.visualization, '
+                         'needed by --show-dir')
+    hook = hooks.visualization
+    if cfg.default_scope == 'mmpretrain':
+        hook.enable = True
+        hook.out_dir = show_dir
+    else:  # mmdet and mmseg
+        hook.draw = True
+        hook.interval = 1
+        if cfg.default_scope == 'mmdet':
+            hook.test_out_dir = show_dir
+        else:
+            cfg.visualizer.save_dir = show_dir
+
+
+def enable_dumping(cfg: Config, out: str) -> None:
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl file, got {out}')
+    dump = ConfigDict(
+        type='DumpDetResults' if cfg.default_scope == 'mmdet' else
+        'DumpResults',
+        out_file_path=out)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, (list, tuple)):
+        cfg.test_evaluator = [*evaluator, dump]
+    else:
+        cfg.test_evaluator = [evaluator, dump]
+
+
+def enable_tta(cfg: Config) -> None:
+    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        raise ValueError('the config has no tta_model and tta_pipeline, '
+                         'needed by --tta')
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+
+    if args.show_dir:
+        enable_drawing(cfg, args.show_dir)
+    if args.out:
+        enable_dumping(cfg, args.out)
+    if args.tta:
+        enable_tta(cfg)
+
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
