@@ -1,0 +1,3 @@
+from .toy_data import SHAPES, make_toy_coco
+
+__all__ = ['SHAPES', 'make_toy_coco']
