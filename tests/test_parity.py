@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
 from mmsepvit.models import SepViT, convert_official_sepvit
@@ -48,6 +49,7 @@ def test_classifier_parity(tmp_path, reference):
     path = convert_with_tool(tmp_path, reference['classifier_state_dict'],
                              'classifier')
     arch = {k: reference['arch'][k] for k in SepViT.arch_keys}
+    init_default_scope('mmpretrain')
     classifier = MMPRETRAIN_MODELS.build(
         dict(
             type='ImageClassifier',
