@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,20 @@ def reference() -> dict:
         f'reference fixture missing: {REFERENCE} (set MMSEPVIT_SHARED to the '
         'folder holding fixtures/)')
     return torch.load(REFERENCE, weights_only=True)
+
+
+def _run_tool(cwd: Path, *args: str) -> str:
+    """Run ``python *args`` in ``cwd``; fail with its output tail if it
+    fails, else return stdout and stderr."""
+    result = subprocess.run([sys.executable, *map(str, args)],
+                            cwd=cwd,
+                            capture_output=True,
+                            text=True)
+    assert result.returncode == 0, (result.stdout[-3000:] +
+                                    result.stderr[-3000:])
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope='session')
+def run_tool():
+    return _run_tool

@@ -208,6 +208,22 @@ def test_per_window_tokens_follow_the_release():
         model(torch.randn(1, 3, 256, 256))
 
 
+def test_per_window_tokens_at_a_size_that_needs_padding():
+    model = SepViT(
+        arch='lite',
+        window_token='per_window',
+        img_size=(64, 96),
+        stage_norm=False,
+        out_indices=(3, ))
+    # Stage maps 16x24 and 8x12, padded to whole 7- and 14-windows.
+    tokens = [[None if b.window_token is None else b.window_token.shape[1]
+               for b in stage.blocks] for stage in model.stages]
+    assert tokens == [[12], [4, None], [None] * 6, [None] * 2]
+    with torch.no_grad():
+        (out, ) = model.eval()(torch.randn(2, 3, 64, 96))
+    assert out.shape == (2, 256, 2, 3)
+
+
 @pytest.mark.parametrize('kwargs,error,match', [
     (dict(arch='huge'), ValueError, "unknown arch 'huge'"),
     (dict(arch=42), TypeError, 'arch must be a name or a dict'),
@@ -232,10 +248,8 @@ def test_per_window_tokens_follow_the_release():
     (dict(window_token='random'), ValueError, "unknown window_token 'random'"),
     (dict(window_token='per_window'), ValueError, 'needs the fixed input'),
     (dict(img_size=224), ValueError, 'img_size only applies'),
-    (dict(window_token='per_window', img_size=200), ValueError,
-     'multiple of 32'),
-    (dict(window_token='per_window', img_size=256), ValueError,
-     'divide into windows'),
+    (dict(window_token='per_window', img_size=(224, 16)), ValueError,
+     'below the smallest input, 32 pixels'),
     (dict(stage_norm=False), ValueError, r'out_indices must be \(3, \)'),
     (dict(drop_path_rate=1.0), ValueError, 'drop_path_rate'),
     (dict(pretrained=3), TypeError, 'checkpoint path'),

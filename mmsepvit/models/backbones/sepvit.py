@@ -50,6 +50,23 @@ def window_merge(windows: torch.Tensor, window_size: int, height: int,
     return x.reshape(B, height, width, C)
 
 
+def attention(q: torch.Tensor,
+              k: torch.Tensor,
+              v: torch.Tensor,
+              dropout: float = 0.,
+              fused: bool = True) -> torch.Tensor:
+    """Scaled dot-product attention, scale ``q.shape[-1] ** -0.5``.
+
+    ``fused`` runs PyTorch's fused kernel; otherwise plain matmuls, which FLOP
+    counters can see. Both give the same result.
+    """
+    if fused:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+    weights = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)
+    weights = F.dropout(weights.softmax(dim=-1), dropout)
+    return weights @ v
+
+
 class OverlapPatchEmbed(BaseModule):
     """Overlapping patch embedding: a strided convolution, then LayerNorm.
 
@@ -108,6 +125,8 @@ class DepthwiseSeparableAttention(BaseModule):
         qkv_bias (bool): Bias in the query/key/value projections.
         attn_drop (float): Dropout on attention weights.
         proj_drop (float): Dropout after the output projection.
+        fused_attention (bool): PyTorch's fused attention kernel; False runs
+            plain matmuls (same result) that FLOP counters can see.
     """
 
     def __init__(self,
@@ -117,7 +136,8 @@ class DepthwiseSeparableAttention(BaseModule):
                  pointwise: bool = True,
                  qkv_bias: bool = True,
                  attn_drop: float = 0.,
-                 proj_drop: float = 0.) -> None:
+                 proj_drop: float = 0.,
+                 fused_attention: bool = True) -> None:
         super().__init__()
         self.embed_dims = embed_dims
         self.num_heads = num_heads
@@ -125,6 +145,7 @@ class DepthwiseSeparableAttention(BaseModule):
         self.window_size = window_size
         self.pointwise = pointwise
         self.attn_drop = attn_drop
+        self.fused = fused_attention
 
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         if pointwise:
@@ -156,7 +177,7 @@ class DepthwiseSeparableAttention(BaseModule):
         q, k, v = self.qkv(windows).view(
             B * num_windows, num_tokens, 3, heads,
             head_dims).permute(2, 0, 3, 1, 4).unbind(0)
-        x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        x = attention(q, k, v, dropout, self.fused)
         x = x.transpose(1, 2).reshape(windows.shape) + windows
 
         if self.pointwise:
@@ -170,7 +191,7 @@ class DepthwiseSeparableAttention(BaseModule):
                                head_dims).permute(0, 3, 1, 2, 4).reshape(
                                    B, heads, num_windows,
                                    num_pixels * head_dims)
-            x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+            x = attention(q, k, v, dropout, self.fused)
             x = x.view(B, heads, num_windows, num_pixels,
                        head_dims).permute(0, 2, 3, 1, 4).reshape(
                            pixels.shape) + pixels
@@ -203,6 +224,7 @@ class SepViTBlock(BaseModule):
         attn_drop_rate (float): Dropout on attention weights.
         drop_path_rate (float): Stochastic depth of this block.
         with_cp (bool): Recompute the block in backward to save memory.
+        fused_attention (bool): Fused attention kernel, or plain matmuls.
     """
 
     def __init__(self,
@@ -216,7 +238,8 @@ class SepViTBlock(BaseModule):
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 fused_attention: bool = True) -> None:
         super().__init__()
         self.window_size = window_size
         self.window_token_mode = window_token
@@ -240,7 +263,8 @@ class SepViTBlock(BaseModule):
             pointwise=has_token,
             qkv_bias=qkv_bias,
             attn_drop=attn_drop_rate,
-            proj_drop=drop_rate)
+            proj_drop=drop_rate,
+            fused_attention=fused_attention)
         self.drop_path = DropPath(drop_path_rate)
         self.norm2 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
         hidden_dims = int(embed_dims * mlp_ratio)
@@ -327,9 +351,9 @@ class SepViT(BaseModule):
             - 'learnable': one learnable vector per block shared by all
               windows, zero-initialised (the paper's best); any input size.
             - 'per_window': one learnable vector per window, for inputs of
-              exactly ``img_size`` (the released classifier). Blocks that see
-              a single window at that size have no token and no pointwise
-              attention.
+              exactly ``img_size`` (the released classifier at 224). Blocks
+              that see a single window at that size have no token and no
+              pointwise attention.
 
             Defaults to 'zero'.
         img_size (int | tuple, optional): The fixed input size of
@@ -356,6 +380,9 @@ class SepViT(BaseModule):
             False.
         with_cp (bool): Non-reentrant activation checkpointing of each block.
             Defaults to False.
+        fused_attention (bool): Use PyTorch's fused attention kernel. False
+            runs the same attention as plain matmuls, which FLOP counters
+            (tools/get_flops.py) can see. Defaults to True.
         pretrained (str, optional): Deprecated, use ``init_cfg``.
         init_cfg (dict | list[dict], optional): Initialisation config. With
             ``type='Pretrained'`` (optionally ``prefix='backbone.'``) every
@@ -404,6 +431,7 @@ class SepViT(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 fused_attention: bool = True,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if pretrained is not None:
@@ -457,7 +485,8 @@ class SepViT(BaseModule):
                         drop_rate=drop_rate,
                         attn_drop_rate=attn_drop_rate,
                         drop_path_rate=drop_path_rates[sum(depths[:i]) + j],
-                        with_cp=with_cp))
+                        with_cp=with_cp,
+                        fused_attention=fused_attention))
             self.stages.append(
                 SepViTStage(
                     in_channels=in_channels if i == 0 else embed_dims[i - 1],
@@ -526,28 +555,20 @@ class SepViT(BaseModule):
             raise ValueError("SepViT: window_token='per_window' needs the "
                              'fixed input size, e.g. img_size=224')
         img_size = to_2tuple(img_size)
-        stride = 4 * 2**(self.num_stages - 1)
-        if img_size[0] % stride or img_size[1] % stride:
-            raise ValueError(f'SepViT: img_size {img_size} must be a '
-                             f'multiple of {stride}')
-        for i in range(self.num_stages):
-            side = [s // (4 * 2**i) for s in img_size]
-            for ws in self.arch_settings['window_sizes'][i]:
-                if side[0] % ws or side[1] % ws:
-                    raise ValueError(
-                        f'SepViT: per-window tokens need img_size whose stage '
-                        f'maps divide into windows; {img_size} gives a '
-                        f'{side[0]}x{side[1]} map in stage {i} for window '
-                        f'{ws}')
+        if min(img_size) < self.min_input_size:
+            raise ValueError(f'SepViT: img_size {img_size} is below the '
+                             f'smallest input, {self.min_input_size} pixels')
         return img_size
 
     def _windows_at_img_size(self, stage: int,
                              window_size: int) -> Optional[int]:
         if self.img_size is None:
             return None
+        # Every patch embedding rounds up; maps are padded to whole windows.
         scale = 4 * 2**stage
-        return (self.img_size[0] // scale // window_size) * (
-            self.img_size[1] // scale // window_size)
+        return math.prod(
+            math.ceil(math.ceil(side / scale) / window_size)
+            for side in self.img_size)
 
     def _check_out_indices(self, out_indices, stage_norm: bool) -> List[int]:
         if isinstance(out_indices, int):

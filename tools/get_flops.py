@@ -1,0 +1,49 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""Print the parameters and FLOPs (multiply-adds, attention matmuls counted)
+of a classifier, detector or segmentor config, at the paper's input shape
+(224x224, 800x1280 or 512x2048) unless --shape is given. No dataset and no
+checkpoint are needed."""
+import argparse
+
+from mmengine.config import Config, DictAction
+
+import mmsepvit  # noqa: F401  (registers SepViT)
+from mmsepvit.utils.complexity import model_complexity
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input height and width')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    result = model_complexity(cfg, args.shape)
+    height, width = result['shape']
+    print(f'Config:   {args.config}')
+    print(f'Input:    1x3x{height}x{width}')
+    print(f"Model:    {result['params'] / 1e6:.2f} M parameters, "
+          f"{result['flops'] / 1e9:.2f} GFLOPs")
+    print(f"Backbone: {result['backbone_params'] / 1e6:.2f} M parameters, "
+          f"{result['backbone_flops'] / 1e9:.2f} GFLOPs")
+    print('FLOPs are multiply-adds of convolutions and matrix products, '
+          'attention included.')
+
+
+if __name__ == '__main__':
+    main()
