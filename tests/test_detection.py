@@ -44,15 +44,6 @@ def toy_workspace(tmp_path_factory):
     return workspace
 
 
-def run_tool(workspace: Path, *args: str) -> str:
-    result = subprocess.run([sys.executable, *args],
-                            cwd=workspace,
-                            capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
-        -3000:]
-    return result.stdout + result.stderr
-
 
 def test_every_paper_config_is_present():
     assert sorted(p.stem for p in DET_CONFIGS) == sorted(RECIPES)
@@ -138,7 +129,8 @@ def read_metrics(work_dir: Path) -> dict:
     return json.loads(lines[-1])
 
 
-def test_toy_mask_rcnn_trains_and_tools_test_evaluates(toy_workspace):
+def test_toy_mask_rcnn_trains_and_tools_test_evaluates(
+        toy_workspace, run_tool):
     work_dir = toy_workspace / 'work_dirs' / 'mask_rcnn'
     run_tool(toy_workspace, str(ROOT / 'tools' / 'train.py'),
              str(TOY_MASK_RCNN), '--work-dir', str(work_dir),
@@ -164,7 +156,7 @@ def test_toy_mask_rcnn_trains_and_tools_test_evaluates(toy_workspace):
     assert len(dumped) == 4 and 'pred_instances' in dumped[0]
 
 
-def test_resume_continues_from_the_saved_epoch(toy_workspace):
+def test_resume_continues_from_the_saved_epoch(toy_workspace, run_tool):
     work_dir = toy_workspace / 'work_dirs' / 'retinanet_resume'
     train = [str(ROOT / 'tools' / 'train.py'), str(TOY_RETINANET),
              '--work-dir', str(work_dir), '--cfg-options',

@@ -21,7 +21,7 @@ def parse_args() -> argparse.Namespace:
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
         '--show-dir',
-        help='draw predictions into images under WORK_DIR/TIMESTAMP/SHOW_DIR')
+        help='draw predictions into images under the work dir')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
     parser.add_argument(
@@ -47,16 +47,16 @@ def enable_drawing(cfg: Config, show_dir: str) -> None:
         raise ValueError('the config has no default_hooks.visualization, '
                          'needed by --show-dir')
     hook = hooks.visualization
+    hook.interval = 1  # every image
     if cfg.default_scope == 'mmpretrain':
         hook.enable = True
-        hook.out_dir = show_dir
+        hook.out_dir = osp.join(cfg.work_dir, show_dir)
     else:  # mmdet and mmseg
         hook.draw = True
-        hook.interval = 1
         if cfg.default_scope == 'mmdet':
-            hook.test_out_dir = show_dir
+            hook.test_out_dir = show_dir  # under WORK_DIR/TIMESTAMP
         else:
-            cfg.visualizer.save_dir = show_dir
+            cfg.visualizer.save_dir = osp.join(cfg.work_dir, show_dir)
 
 
 def enable_dumping(cfg: Config, out: str) -> None:
