@@ -38,6 +38,18 @@ def test_recipe(variant, drop_path, weight_decay, warmup):
     assert cfg.param_scheduler[1].begin == warmup
     assert cfg.auto_scale_lr.base_batch_size == 1024
     assert cfg.train_dataloader.batch_size * 16 == 1024
+    # Augmentation and regularisation shared by all variants.
+    transforms = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
+    rand_augment = transforms['RandAugment']
+    assert (rand_augment.policies, rand_augment.magnitude_level,
+            rand_augment.magnitude_std) == ('timm_increasing', 9, 0.5)
+    assert transforms['RandomErasing'].erase_prob == 0.25
+    assert transforms['RandomResizedCrop'].scale == 224
+    augments = {a.type: a.alpha for a in cfg.model.train_cfg.augments}
+    assert augments == {'Mixup': 0.8, 'CutMix': 1.0}
+    assert cfg.model.train_cfg.get('probs') is None  # one of the two, 50/50
+    assert cfg.model.head.loss.label_smooth_val == 0.1
+    assert cfg.train_cfg.max_epochs == 300
 
 
 def test_lite_classifier_predicts():
