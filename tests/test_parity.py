@@ -27,11 +27,14 @@ def convert_with_tool(tmp_path, state_dict: dict, name: str) -> str:
     return str(dst)
 
 
-def test_dense_backbone_parity(tmp_path, reference):
+@pytest.mark.parametrize('fused_attention', [True, False],
+                         ids=['fused', 'plain'])
+def test_dense_backbone_parity(tmp_path, reference, fused_attention):
     path = convert_with_tool(tmp_path, reference['dense_state_dict'], 'dense')
     model = SepViT(
         arch={k: reference['arch'][k] for k in SepViT.arch_keys},
         window_token='zero',
+        fused_attention=fused_attention,
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
     model.init_weights()
     model.eval()
@@ -45,7 +48,9 @@ def test_dense_backbone_parity(tmp_path, reference):
             assert max_relative_error(out, ref) < 1e-5
 
 
-def test_classifier_parity(tmp_path, reference):
+@pytest.mark.parametrize('fused_attention', [True, False],
+                         ids=['fused', 'plain'])
+def test_classifier_parity(tmp_path, reference, fused_attention):
     path = convert_with_tool(tmp_path, reference['classifier_state_dict'],
                              'classifier')
     arch = {k: reference['arch'][k] for k in SepViT.arch_keys}
@@ -59,7 +64,8 @@ def test_classifier_parity(tmp_path, reference):
                 window_token='per_window',
                 img_size=224,
                 stage_norm=False,
-                out_indices=(3, )),
+                out_indices=(3, ),
+                fused_attention=fused_attention),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(
                 type='LinearClsHead',
