@@ -1,0 +1,46 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""What tools/train.py and tools/test.py share: config, overrides, work dir
+and launcher."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+
+def tool_argument_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with ``config``, ``--work-dir``, ``--cfg-options``,
+    ``--launcher`` and ``--local-rank``; tools add their own arguments."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--work-dir',
+        help='where logs, checkpoints and metrics go (default: '
+        'work_dirs/CONFIG_NAME)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.backbone.with_cp=True')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def load_tool_config(args: argparse.Namespace) -> Config:
+    """The config of ``args.config`` with the shared arguments applied."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
