@@ -1,5 +1,6 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """SepViT (https://arxiv.org/abs/2203.15380) for OpenMMLab 2.0."""
+from .engine import SafeRunner
 from .models import SepViT
 from .utils import allow_mmengine_checkpoints
 from .version import __version__
@@ -7,4 +8,4 @@ from .version import __version__
 # Resuming and testing with mmengine on torch >= 2.6 need this.
 allow_mmengine_checkpoints()
 
-__all__ = ['SepViT', '__version__']
+__all__ = ['SafeRunner', 'SepViT', '__version__']

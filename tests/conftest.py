@@ -5,10 +5,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.model import BaseModel
+
+from mmsepvit.engine import SafeRunner
 
 # Reference data lives beside the checkout (../shared), never inside it.
-SHARED = Path(os.environ.get('MMSEPVIT_SHARED',
-                             Path(__file__).resolve().parents[2] / 'shared'))
+SHARED = Path(
+    os.environ.get('MMSEPVIT_SHARED',
+                   Path(__file__).resolve().parents[2] / 'shared'))
 REFERENCE = SHARED / 'fixtures' / 'sepvit_reference_micro.pt'
 
 
@@ -29,11 +33,49 @@ def _run_tool(cwd: Path, *args: str) -> str:
                             cwd=cwd,
                             capture_output=True,
                             text=True)
-    assert result.returncode == 0, (result.stdout[-3000:] +
-                                    result.stderr[-3000:])
+    assert result.returncode == 0, (
+        result.stdout[-3000:] + result.stderr[-3000:])
     return result.stdout + result.stderr
 
 
 @pytest.fixture(scope='session')
 def run_tool():
     return _run_tool
+
+
+class TinyModel(BaseModel):
+    """A one-layer model for runner tests."""
+
+    def __init__(self, width: int = 2) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(width, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = self.linear(inputs)
+        return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+
+@pytest.fixture
+def tiny_runner():
+    """Make a SafeRunner of a :class:`TinyModel` of ``width`` inputs: 2
+    shuffled batches an epoch, a checkpoint every epoch, seed 0."""
+    def make(work_dir: Path,
+             max_epochs: int = 3,
+             width: int = 2,
+             **kwargs) -> SafeRunner:
+        return SafeRunner(
+            model=TinyModel(width),
+            work_dir=str(work_dir),
+            train_dataloader=dict(
+                dataset=[dict(inputs=torch.randn(2)) for _ in range(4)],
+                sampler=dict(type='DefaultSampler', shuffle=True),
+                collate_fn=dict(type='default_collate'),
+                batch_size=2),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+            train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+            default_hooks=dict(
+                checkpoint=dict(type='CheckpointHook', interval=1)),
+            randomness=dict(seed=0),
+            **kwargs)
+
+    return make

@@ -279,6 +279,22 @@ def test_bad_inputs(shape, match):
         model(torch.randn(*shape))
 
 
+@pytest.mark.parametrize('bad_value', [float('nan'), float('inf')])
+def test_non_finite_pixels_stay_in_their_image(bad_value):
+    """Documented behaviour: values are not checked (that would cost a device
+    sync per forward); a NaN or inf makes its own image's features
+    non-finite and leaves the rest of the batch as it would be alone."""
+    model = SepViT(arch='lite').eval()
+    images = torch.randn(2, 3, 64, 96)
+    images[0, 1, 10, 20] = bad_value
+    with torch.no_grad():
+        batch = model(images)
+        alone = model(images[1:])
+    for out, ref in zip(batch, alone):
+        assert not torch.isfinite(out[0]).all()
+        torch.testing.assert_close(out[1:], ref)
+
+
 def test_smallest_allowed_input():
     with torch.no_grad():
         outs = SepViT(arch='lite').eval()(torch.randn(1, 3, 32, 32))

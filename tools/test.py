@@ -5,9 +5,9 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict
-from mmengine.runner import Runner
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
+from mmsepvit.engine import SafeRunner
 from mmsepvit.utils import setup_cpu_distributed
 from mmsepvit.utils.tool_config import load_tool_config, tool_argument_parser
 
@@ -18,8 +18,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
-        '--show-dir',
-        help='draw predictions into images under the work dir')
+        '--show-dir', help='draw predictions into images under the work dir')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
     return parser.parse_args()
@@ -48,8 +47,8 @@ def enable_dumping(cfg: Config, out: str) -> None:
     if not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl file, got {out}')
     dump = ConfigDict(
-        type='DumpDetResults' if cfg.default_scope == 'mmdet' else
-        'DumpResults',
+        type='DumpDetResults'
+        if cfg.default_scope == 'mmdet' else 'DumpResults',
         out_file_path=out)
     evaluator = cfg.test_evaluator
     if isinstance(evaluator, (list, tuple)):
@@ -72,7 +71,7 @@ def main() -> None:
     cfg = load_tool_config(args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded strictly below
 
     if args.show_dir:
         enable_drawing(cfg, args.show_dir)
@@ -82,7 +81,8 @@ def main() -> None:
         enable_tta(cfg)
 
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = SafeRunner.from_cfg(cfg)
+    runner.load_checkpoint(args.checkpoint, strict=True)
     runner.test()
 
 

@@ -3,9 +3,10 @@
 import argparse
 import os.path as osp
 
-from mmengine.runner import Runner
+import torch
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
+from mmsepvit.engine import SafeRunner
 from mmsepvit.utils import setup_cpu_distributed
 from mmsepvit.utils.tool_config import load_tool_config, tool_argument_parser
 
@@ -13,7 +14,9 @@ from mmsepvit.utils.tool_config import load_tool_config, tool_argument_parser
 def parse_args() -> argparse.Namespace:
     parser = tool_argument_parser(__doc__)
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 with loss scaling on a GPU, bf16 on CPUs')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -32,8 +35,11 @@ def main() -> None:
     args = parse_args()
     cfg = load_tool_config(args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:  # mmengine's AmpOptimWrapper needs a GPU
+            cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
@@ -53,7 +59,7 @@ def main() -> None:
         cfg.load_from = args.resume
 
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = SafeRunner.from_cfg(cfg)
     runner.train()
 
 

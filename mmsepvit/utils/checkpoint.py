@@ -2,7 +2,8 @@
 """Checkpoint reading with torch's weights-only unpickler and clear errors."""
 import os.path as osp
 import pickle
-from typing import Dict, List, Optional
+import re
+from typing import Callable, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -49,8 +50,10 @@ def allow_mmengine_checkpoints() -> None:
     ])
 
 
-def load_checkpoint_file(filename: str) -> dict:
-    """Load a checkpoint onto the CPU, never running pickled code.
+def load_checkpoint_file(filename: str,
+                         map_location: Union[str, Callable] = 'cpu') -> dict:
+    """Load a checkpoint (onto the CPU by default), never running pickled
+    code.
 
     Raises:
         FileNotFoundError: A local path that does not exist.
@@ -60,11 +63,16 @@ def load_checkpoint_file(filename: str) -> dict:
     if '://' not in filename and not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint not found: {filename}')
     try:
-        return CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+        return CheckpointLoader.load_checkpoint(
+            filename, map_location=map_location)
     except pickle.UnpicklingError as e:
+        found = re.search(r'GLOBAL ([\w.]+)', str(e))
+        needs = f'the code of {found.group(1)}' if found else 'arbitrary code'
         raise ValueError(
-            f'{filename} cannot be loaded with weights-only unpickling, which '
-            f'mmsepvit never turns off: {e}') from e
+            f'{filename} needs {needs} to unpickle; mmsepvit only reads '
+            'checkpoints with weights-only unpickling and refuses it. Save '
+            'its tensors (the state dict) alone, from a trusted session.'
+        ) from e
     except Exception as e:  # torch.load fails in many ways on non-checkpoints
         raise ValueError(f'{filename} is not a readable PyTorch checkpoint: '
                          f'{e}') from e

@@ -1,0 +1,210 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""mmengine's Runner made safe for long runs: exact resume, crash-safe
+checkpoints, checked checkpoint loading and dataset errors that name the file."""
+import os
+import os.path as osp
+import random
+import re
+from collections import OrderedDict
+from typing import Callable, Dict, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.dist import get_dist_info, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from torch.utils.data import DataLoader
+
+from mmsepvit.utils import (check_state_dict, get_state_dict,
+                            load_checkpoint_file)
+
+
+def get_random_state() -> dict:
+    """The states of Python's, NumPy's and PyTorch's (and CUDA's) random
+    generators, in types that weights-only loading accepts."""
+    version, keys, gauss = random.getstate()
+    kind, np_keys, pos, has_gauss, cached = np.random.get_state()
+    state = dict(
+        python=(version, list(keys), gauss),
+        numpy=(kind, np_keys.tolist(), pos, has_gauss, cached),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_random_state(state: dict) -> None:
+    version, keys, gauss = state['python']
+    random.setstate((version, tuple(keys), gauss))
+    kind, np_keys, pos, has_gauss, cached = state['numpy']
+    np.random.set_state((kind, np.array(np_keys,
+                                        np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+class RandomStateHook(Hook):
+    """Keep the random generators' states in every checkpoint and restore
+    them on resume.
+
+    mmengine re-seeds a resumed run from the config's seed, so stochastic
+    depth, dropout and batch augmentations after the resume would differ from
+    the uninterrupted run's. The states of Python's, NumPy's and PyTorch's
+    generators (CUDA's too when present) travel in ``meta.random_state``.
+    """
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._before_val = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['random_state'] = get_random_state()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('meta', {}).get('random_state')
+        if state is not None and getattr(runner, '_resume', False):
+            set_random_state(state)  # load_from keeps the config's seed
+
+    # A resumed run does not repeat the validation that followed its
+    # checkpoint, so validation must not move the training generators.
+    def before_val(self, runner) -> None:
+        self._before_val = get_random_state()
+
+    def after_val(self, runner) -> None:
+        if self._before_val is not None:
+            set_random_state(self._before_val)
+            self._before_val = None
+
+
+def seed_worker_from_loader(worker_id: int) -> None:
+    """Seed a data-loading worker from the seed PyTorch gave it.
+
+    PyTorch draws that seed from the main process's generator each time an
+    iterator starts, so it follows the restored state on resume. mmengine's
+    own worker seeding ignores it: it depends on the worker id only.
+    """
+    rank, _ = get_dist_info()
+    seed = (torch.initial_seed() + 1_000_003 * rank) % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@RUNNERS.register_module()
+class SafeRunner(Runner):
+    """mmengine's Runner with exact resume, crash-safe checkpoints, checked
+    checkpoint loading and dataset errors that name what is wrong.
+
+    - :class:`RandomStateHook` is always registered. With a seed in
+      ``randomness``, data-loading workers are restarted every epoch (no
+      ``persistent_workers``) and seeded from the main process's generator,
+      so the augmentations after a resume are the ones the uninterrupted run
+      would have drawn.
+    - A checkpoint is written to a temporary file in the same folder and then
+      renamed into place, so a crash during a save leaves the previous
+      checkpoints (and ``last_checkpoint``) intact and never a torn file.
+    - Checkpoints are read with torch's weights-only unpickler; one that needs
+      arbitrary code is refused, naming the file. A resumed run, and
+      ``load_checkpoint(..., strict=True)`` (tools/test.py), must find exactly
+      its model: every missing, unexpected or mis-shaped key is named. A
+      ``load_from`` for fine-tuning may differ (another number of classes, say)
+      but must share weights with the model.
+    - A dataset that cannot be built (a corrupt or missing annotation file, a
+      missing folder) raises an error naming its type, ``data_root`` and
+      ``ann_file``.
+
+    tools/train.py and tools/test.py use it; other tools get it from a config
+    with ``runner_type='SafeRunner'`` and ``custom_imports`` of mmsepvit.
+    """
+
+    def __init__(self,
+                 *args,
+                 train_dataloader: Optional[dict] = None,
+                 randomness: dict = dict(seed=None),
+                 **kwargs) -> None:
+        if isinstance(train_dataloader,
+                      dict) and randomness.get('seed') is not None:
+            train_dataloader = dict(
+                train_dataloader,
+                persistent_workers=False,
+                worker_init_fn=dict(type=seed_worker_from_loader))
+        super().__init__(
+            *args,
+            train_dataloader=train_dataloader,
+            randomness=randomness,
+            **kwargs)
+        self.register_hook(RandomStateHook())
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args,
+                        **kwargs) -> None:
+        if not osp.isdir(out_dir):  # a remote backend writes its own way
+            return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+        partial = f'.{filename}.partial'
+        super().save_checkpoint(out_dir, partial, *args, **kwargs)
+        if is_main_process():  # the only process that writes
+            os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]) -> dict:
+        """Load ``filename`` into the model, strictly when resuming.
+
+        Raises:
+            FileNotFoundError: ``filename`` does not exist.
+            ValueError: It is no checkpoint, needs code to unpickle, or does
+                not fit the model (naming every key at fault).
+        """
+        checkpoint = load_checkpoint_file(filename, map_location)
+        # Hooks may edit the checkpoint (EMAHook swaps in its weights).
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        source = checkpoint.get('state_dict', checkpoint)
+        state_dict = OrderedDict(get_state_dict(checkpoint, filename))
+        for pattern, replacement in revise_keys:
+            state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
+                                     for k, v in state_dict.items())
+        state_dict._metadata = getattr(source, '_metadata', OrderedDict())
+
+        model = self.model
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
+        if strict or self._resume:
+            check_state_dict(state_dict, model, filename)
+        elif not set(state_dict) & set(model.state_dict()):
+            roots = sorted({k.split('.')[0] for k in state_dict})
+            raise ValueError(f'{filename} shares no weight with '
+                             f'{type(model).__name__}: its keys start with '
+                             f'{roots}')
+        _load_checkpoint_to_model(
+            model, dict(state_dict=state_dict), strict, revise_keys=[])
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+    @staticmethod
+    def build_dataloader(dataloader: Union[DataLoader, Dict],
+                         seed: Optional[int] = None,
+                         diff_rank_seed: bool = False) -> DataLoader:
+        try:
+            return Runner.build_dataloader(dataloader, seed, diff_rank_seed)
+        except Exception as e:
+            raise RuntimeError(f'cannot build the dataset '
+                               f'{describe_dataset(dataloader["dataset"])}: '
+                               f'{type(e).__name__}: {e}') from e
+
+
+def describe_dataset(cfg: dict) -> str:
+    """Type, data_root and ann_file of a dataset config, through wrappers
+    such as RepeatDataset."""
+    parts = [str(cfg.get('type'))]
+    if 'dataset' in cfg:  # a wrapper
+        return f'{parts[0]} of {describe_dataset(cfg["dataset"])}'
+    for key in ('data_root', 'ann_file'):
+        if cfg.get(key):
+            parts.append(f'{key}={cfg[key]!r}')
+    return ' '.join(parts) if len(parts) > 1 else parts[0]
