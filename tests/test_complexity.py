@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmsepvit.models import SepViT
 from mmsepvit.models.backbones import sepvit
 from mmsepvit.utils.complexity import (count_flops, model_complexity,
-                                       unfuse_attention)
+                                       unfuse_kernels)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
@@ -24,12 +24,12 @@ def test_classifier_flops_match_the_paper(variant, gflops):
     assert abs(result['flops'] / 1e9 - gflops) <= 0.1
 
 
-def test_fused_and_plain_attention_agree():
+def test_fused_and_plain_kernels_agree():
     model = SepViT(arch='lite').eval()
     x = torch.randn(1, 3, 96, 128)
     with torch.no_grad():
         fused = model(x)
-        unfuse_attention(model)
+        unfuse_kernels(model)
         plain = model(x)
     for a, b in zip(fused, plain):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
@@ -39,7 +39,7 @@ def test_attention_products_are_counted(monkeypatch):
     """What the counter adds for attention is exactly its two products in
     each window (depthwise) and across windows (pointwise)."""
     model = SepViT(arch='lite').eval()
-    unfuse_attention(model)
+    unfuse_kernels(model)
     x = torch.randn(1, 3, 96, 128)
     expected, height, width = 0, 96 // 4, 128 // 4
     for stage, channels in zip(model.stages, [32, 64, 128, 256]):

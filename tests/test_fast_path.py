@@ -4,17 +4,18 @@ import torch
 import torch._dynamo
 
 from mmsepvit.models import SepViT
+from mmsepvit.models.backbones.sepvit import _onednn_linear_applies, linear
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16],
                          ids=['bf16', 'fp16'])
-@pytest.mark.parametrize('fused_attention', [True, False],
+@pytest.mark.parametrize('fused_kernels', [True, False],
                          ids=['fused', 'plain'])
-def test_autocast_at_800x1280_stays_finite(dtype, fused_attention):
+def test_autocast_at_800x1280_stays_finite(dtype, fused_kernels):
     """fp16's range is the risk: 1334 windows meet in stage 1's pointwise
     attention at this size."""
     torch.manual_seed(0)
-    model = SepViT(arch='lite', fused_attention=fused_attention).eval()
+    model = SepViT(arch='lite', fused_kernels=fused_kernels).eval()
     x = torch.randn(1, 3, 800, 1280)
     with torch.no_grad():
         expected = model(x)
@@ -31,3 +32,26 @@ def test_backbone_compiles_without_graph_breaks(train):
     explanation = torch._dynamo.explain(model)(torch.randn(2, 3, 64, 96))
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+def test_onednn_linear_only_at_cpu_float32_inference():
+    layer = torch.nn.Linear(8, 4)
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        assert _onednn_linear_applies(x, layer.weight)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            assert not _onednn_linear_applies(x, layer.weight)
+        assert not _onednn_linear_applies(x.double(), layer.weight.double())
+    assert not _onednn_linear_applies(x, layer.weight)  # needs a backward
+    layer.requires_grad_(False)
+    assert _onednn_linear_applies(x, layer.weight)  # e.g. a frozen stage
+
+
+@pytest.mark.parametrize('gelu', [False, True], ids=['linear', 'gelu'])
+def test_fused_linear_matches_plain(gelu):
+    layer = torch.nn.Linear(96, 384)
+    x = torch.randn(2, 5, 50, 96)[:, :, :49]  # strided, as after a crop
+    with torch.no_grad():
+        fused = linear(x, layer, gelu=gelu)
+        plain = linear(x, layer, gelu=gelu, fused=False)
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)

@@ -27,14 +27,14 @@ def convert_with_tool(tmp_path, state_dict: dict, name: str) -> str:
     return str(dst)
 
 
-@pytest.mark.parametrize('fused_attention', [True, False],
+@pytest.mark.parametrize('fused_kernels', [True, False],
                          ids=['fused', 'plain'])
-def test_dense_backbone_parity(tmp_path, reference, fused_attention):
+def test_dense_backbone_parity(tmp_path, reference, fused_kernels):
     path = convert_with_tool(tmp_path, reference['dense_state_dict'], 'dense')
     model = SepViT(
         arch={k: reference['arch'][k] for k in SepViT.arch_keys},
         window_token='zero',
-        fused_attention=fused_attention,
+        fused_kernels=fused_kernels,
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
     model.init_weights()
     model.eval()
@@ -48,9 +48,9 @@ def test_dense_backbone_parity(tmp_path, reference, fused_attention):
             assert max_relative_error(out, ref) < 1e-5
 
 
-@pytest.mark.parametrize('fused_attention', [True, False],
+@pytest.mark.parametrize('fused_kernels', [True, False],
                          ids=['fused', 'plain'])
-def test_classifier_parity(tmp_path, reference, fused_attention):
+def test_classifier_parity(tmp_path, reference, fused_kernels):
     path = convert_with_tool(tmp_path, reference['classifier_state_dict'],
                              'classifier')
     arch = {k: reference['arch'][k] for k in SepViT.arch_keys}
@@ -65,7 +65,7 @@ def test_classifier_parity(tmp_path, reference, fused_attention):
                 img_size=224,
                 stage_norm=False,
                 out_indices=(3, ),
-                fused_attention=fused_attention),
+                fused_kernels=fused_kernels),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(
                 type='LinearClsHead',

@@ -1,6 +1,7 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """mmengine's Runner made safe for long runs: exact resume, crash-safe
-checkpoints, checked checkpoint loading and dataset errors that name the file."""
+checkpoints, checked checkpoint loading and dataset errors that name the
+file."""
 import os
 import os.path as osp
 import random

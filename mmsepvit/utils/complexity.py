@@ -20,20 +20,19 @@ def count_flops(model: nn.Module, *args, **kwargs) -> int:
     """Multiply-adds of one forward call ``model(*args, **kwargs)``.
 
     Convolutions and every matrix product are counted, the attention
-    products included; attention must run unfused (see
-    :func:`unfuse_attention`), since fused kernels are invisible to the
-    counter on some devices.
+    products included; SepViT must run without fused kernels (see
+    :func:`unfuse_kernels`), which the counter cannot see.
     """
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(*args, **kwargs)
     return counter.get_total_flops() // 2  # the counter counts mul and add
 
 
-def unfuse_attention(model: nn.Module) -> None:
-    """Make every SepViT attention in ``model`` run as plain matmuls."""
+def unfuse_kernels(model: nn.Module) -> None:
+    """Make every SepViT layer in ``model`` run as plain matmuls."""
     for module in model.modules():
-        if hasattr(module, 'fused') and hasattr(module, 'qkv'):
-            module.fused = False
+        if hasattr(module, 'fused_kernels'):
+            module.fused_kernels = False
 
 
 def _dense_data_samples(scope: str, height: int, width: int) -> Optional[list]:
@@ -76,7 +75,7 @@ def model_complexity(cfg: Config,
     height, width = shape or DEFAULT_SHAPES[scope]
     init_default_scope(scope)
     model = MODELS.build(cfg.model).eval()
-    unfuse_attention(model)
+    unfuse_kernels(model)
     inputs = torch.zeros(1, 3, height, width)
     data_samples = _dense_data_samples(scope, height, width)
     return dict(
