@@ -154,7 +154,8 @@ class SafeRunner(Runner):
                         map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:
-        """Load ``filename`` into the model, strictly when resuming.
+        """Load ``filename`` into the model; strictly when resuming or when
+        ``strict``.
 
         Raises:
             FileNotFoundError: ``filename`` does not exist.
@@ -162,6 +163,9 @@ class SafeRunner(Runner):
                 not fit the model (naming every key at fault).
         """
         checkpoint = load_checkpoint_file(filename, map_location)
+        if not isinstance(checkpoint, dict):
+            raise ValueError(f'{filename} holds a {type(checkpoint).__name__}'
+                             ', not a checkpoint dict')
         # Hooks may edit the checkpoint (EMAHook swaps in its weights).
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         source = checkpoint.get('state_dict', checkpoint)
@@ -194,8 +198,8 @@ class SafeRunner(Runner):
         try:
             return Runner.build_dataloader(dataloader, seed, diff_rank_seed)
         except Exception as e:
-            raise RuntimeError(f'cannot build the dataset '
-                               f'{describe_dataset(dataloader["dataset"])}: '
+            dataset = describe_dataset(dataloader.get('dataset', {}))
+            raise RuntimeError(f'cannot build the dataset {dataset}: '
                                f'{type(e).__name__}: {e}') from e
 
 
