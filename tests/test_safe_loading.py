@@ -148,7 +148,7 @@ def train_dataloader(config: str, data_root: Path) -> dict:
     return loader
 
 
-def test_corrupt_annotation_file_is_named(toy_data, tmp_path):
+def test_corrupt_annotation_file_is_named(tmp_path):
     data_root = tmp_path / 'coco'
     (data_root / 'annotations').mkdir(parents=True)
     (data_root / 'annotations' / 'instances_train.json').write_text(

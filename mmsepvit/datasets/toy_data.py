@@ -7,7 +7,7 @@ bright colours on varied dark backgrounds.
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import cv2
 import numpy as np
