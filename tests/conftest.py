@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.model import BaseModel
 
+from mmsepvit.datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
 from mmsepvit.engine import SafeRunner
 
 # Reference data lives beside the checkout (../shared), never inside it.
@@ -24,6 +25,20 @@ def reference() -> dict:
         f'reference fixture missing: {REFERENCE} (set MMSEPVIT_SHARED to the '
         'folder holding fixtures/)')
     return torch.load(REFERENCE, weights_only=True)
+
+
+@pytest.fixture(scope='session')
+def toy_workspace(tmp_path_factory) -> Path:
+    """A folder holding ``data/toy_coco`` and ``data/toy_ade20k`` (8 training
+    and 4 validation images each) and ``data/toy_imagenet`` (40 and 10), where
+    the toy configs expect them. Tests run tools from it and write their work
+    dirs under it; the data is read only."""
+    workspace = tmp_path_factory.mktemp('workspace')
+    data = workspace / 'data'
+    make_toy_coco(str(data / 'toy_coco'), num_train=8, num_val=4)
+    make_toy_ade20k(str(data / 'toy_ade20k'), num_train=8, num_val=4)
+    make_toy_imagenet(str(data / 'toy_imagenet'), num_train=40, num_val=10)
+    return workspace
 
 
 def _run_tool(cwd: Path, *args: str) -> str:

@@ -6,20 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmsepvit.datasets import IMAGENET_CLASSES, make_toy_imagenet
+from mmsepvit.datasets import IMAGENET_CLASSES
 from mmsepvit.models import SepViT
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_CONFIG = ROOT / 'configs' / 'toy' / 'sepvit_lite_toy_imagenet.py'
-
-
-@pytest.fixture(scope='module')
-def toy_workspace(tmp_path_factory):
-    """A folder holding data/toy_imagenet, as the toy config expects."""
-    workspace = tmp_path_factory.mktemp('workspace')
-    make_toy_imagenet(str(workspace / 'data' / 'toy_imagenet'), num_train=40,
-                      num_val=10)
-    return workspace
 
 
 def test_toy_imagenet_layout(toy_workspace):

@@ -13,7 +13,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from mmsepvit.datasets import SHAPES, make_toy_coco
+from mmsepvit.datasets import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
 DET_CONFIGS = sorted(
@@ -33,16 +33,6 @@ RECIPES = {
     'mask_rcnn_sepvit_t_3x_ms_coco': ('tiny', 0.05, 0.3, 36, [27, 33]),
     'mask_rcnn_sepvit_s_3x_ms_coco': ('small', 0.1, 0.3, 36, [27, 33]),
 }
-
-
-@pytest.fixture(scope='module')
-def toy_workspace(tmp_path_factory):
-    """A folder holding data/toy_coco, as the toy configs expect."""
-    workspace = tmp_path_factory.mktemp('workspace')
-    make_toy_coco(str(workspace / 'data' / 'toy_coco'), num_train=8,
-                  num_val=4)
-    return workspace
-
 
 
 def test_every_paper_config_is_present():

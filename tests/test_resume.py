@@ -10,21 +10,11 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mmsepvit.datasets import make_toy_ade20k, make_toy_coco
 from mmsepvit.engine import SafeRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / 'configs' / 'toy'
 DETERMINISTIC = ['randomness.seed=0', 'randomness.deterministic=True']
-
-
-@pytest.fixture(scope='module')
-def workspace(tmp_path_factory):
-    workspace = tmp_path_factory.mktemp('workspace')
-    make_toy_coco(str(workspace / 'data' / 'toy_coco'), num_train=8, num_val=4)
-    make_toy_ade20k(
-        str(workspace / 'data' / 'toy_ade20k'), num_train=8, num_val=4)
-    return workspace
 
 
 def train(workspace: Path,
@@ -65,10 +55,10 @@ def weights(path: Path) -> dict:
         ], 3, 'iter_6.pth'),
     ],
     ids=['retinanet', 'fpn'])
-def test_killed_run_resumes_to_the_same_weights(workspace, config, schedule,
-                                                kill_after, final):
-    config = TOY / config
-    work_dirs = workspace / 'work_dirs' / config.stem
+def test_killed_run_resumes_to_the_same_weights(toy_workspace, config,
+                                                schedule, kill_after, final):
+    config, workspace = TOY / config, toy_workspace
+    work_dirs = workspace / 'work_dirs' / 'resume' / config.stem
     work_dirs.mkdir(parents=True)
     whole = train(workspace, config, work_dirs / 'whole', *schedule)
     assert whole.returncode == 0, whole.stderr[-3000:]

@@ -8,7 +8,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from mmsepvit.datasets import ADE_CLASSES, make_toy_ade20k
+from mmsepvit.datasets import ADE_CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SEG_CONFIGS = sorted((ROOT / 'configs').glob('*_ade20k.py'))
@@ -26,16 +26,6 @@ RECIPES = {
 }
 CHANNELS = dict(tiny=[96, 192, 384, 768], small=[96, 192, 384, 768],
                 base=[128, 256, 512, 1024])
-
-
-@pytest.fixture(scope='module')
-def toy_workspace(tmp_path_factory):
-    """A folder holding data/toy_ade20k, as the toy configs expect."""
-    workspace = tmp_path_factory.mktemp('workspace')
-    make_toy_ade20k(str(workspace / 'data' / 'toy_ade20k'), num_train=8,
-                    num_val=4)
-    return workspace
-
 
 
 def test_every_paper_config_is_present():
