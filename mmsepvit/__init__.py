@@ -3,9 +3,13 @@
 from .engine import SafeRunner
 from .models import SepViT
 from .utils import allow_mmengine_checkpoints
+from .utils.complexity import register_flop_handles
 from .version import __version__
 
 # Resuming and testing with mmengine on torch >= 2.6 need this.
 allow_mmengine_checkpoints()
+# mmengine's FLOP counter (mmdet's and mmseg's get_flops) must see SepViT's
+# attention and fused linear layers.
+register_flop_handles()
 
 __all__ = ['SafeRunner', 'SepViT', '__version__']

@@ -9,13 +9,11 @@ from mmsepvit.models.backbones.sepvit import _onednn_linear_applies, linear
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16],
                          ids=['bf16', 'fp16'])
-@pytest.mark.parametrize('fused_kernels', [True, False],
-                         ids=['fused', 'plain'])
-def test_autocast_at_800x1280_stays_finite(dtype, fused_kernels):
+def test_autocast_at_800x1280_stays_finite(dtype):
     """fp16's range is the risk: 1334 windows meet in stage 1's pointwise
     attention at this size."""
     torch.manual_seed(0)
-    model = SepViT(arch='lite', fused_kernels=fused_kernels).eval()
+    model = SepViT(arch='lite').eval()
     x = torch.randn(1, 3, 800, 1280)
     with torch.no_grad():
         expected = model(x)
@@ -53,5 +51,7 @@ def test_fused_linear_matches_plain(gelu):
     x = torch.randn(2, 5, 50, 96)[:, :, :49]  # strided, as after a crop
     with torch.no_grad():
         fused = linear(x, layer, gelu=gelu)
-        plain = linear(x, layer, gelu=gelu, fused=False)
+        plain = layer(x)
+    if gelu:
+        plain = torch.nn.functional.gelu(plain)
     torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)

@@ -67,13 +67,17 @@ def test_out_indices(out_indices, expected):
 
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 4])
 def test_frozen_stages(frozen_stages):
-    model = SepViT(arch='lite', frozen_stages=frozen_stages)
-    model.train()
     frozen = set()
     if frozen_stages >= 0:
         frozen.add('stages.0.patch_embed.')
     for i in range(frozen_stages):
         frozen.update({f'stages.{i}.', f'norm{i}.'})
+    model = SepViT(arch='lite', frozen_stages=frozen_stages)
+    # Frozen from construction: mmengine wraps the model in DDP before it
+    # calls train(), and DDP must not wait for gradients of frozen weights.
+    for name, param in model.named_parameters():
+        assert param.requires_grad != name.startswith(tuple(frozen)), name
+    model.train()
     for name, param in model.named_parameters():
         assert param.requires_grad != name.startswith(tuple(frozen)), name
     for name, module in model.named_modules():

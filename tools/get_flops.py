@@ -1,7 +1,8 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
-"""Print the parameters and FLOPs (multiply-adds, attention matmuls counted)
-of a classifier, detector or segmentor config, at the paper's input shape
-(224x224, 800x1280 or 512x2048) unless --shape is given. No dataset and no
+"""Print the parameters and FLOPs of a classifier, detector or segmentor
+config at the paper's input shape (224x224, 800x1280 or 512x2048) unless
+--shape is given, counted by mmengine's counter as mmdet's and mmseg's
+get_flops count them (SepViT's attention included). No dataset and no
 checkpoint are needed."""
 import argparse
 
@@ -41,8 +42,9 @@ def main() -> None:
           f"{result['flops'] / 1e9:.2f} GFLOPs")
     print(f"Backbone: {result['backbone_params'] / 1e6:.2f} M parameters, "
           f"{result['backbone_flops'] / 1e9:.2f} GFLOPs")
-    print('FLOPs are multiply-adds of convolutions and matrix products, '
-          'attention included.')
+    print("FLOPs are mmengine's count: multiply-adds of convolutions and "
+          'matrix products (attention included) and its estimates for '
+          'norms, upsampling and pooling.')
 
 
 if __name__ == '__main__':

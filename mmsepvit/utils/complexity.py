@@ -1,12 +1,16 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
-"""Parameters and FLOPs of classifier, detector and segmentor configs."""
-from typing import Dict, Optional, Tuple
+"""Parameters and FLOPs of classifier, detector and segmentor configs, with
+mmengine's counter (the one behind mmdet's and mmseg's get_flops)."""
+import math
+from functools import partial
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer, complexity_analysis
+from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
-from torch.utils.flop_counter import FlopCounterMode
 
 # The paper's shapes: ImageNet, COCO (800x1280) and ADE20K (512x2048).
 DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
@@ -16,23 +20,31 @@ DEFAULT_SHAPES: Dict[str, Tuple[int, int]] = {
 }
 
 
-def count_flops(model: nn.Module, *args, **kwargs) -> int:
-    """Multiply-adds of one forward call ``model(*args, **kwargs)``.
+def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """Multiply-adds of ``scaled_dot_product_attention``: ``q @ k^T`` and
+    ``weights @ v``, ``L_q * L_k * (E + E_v)`` per batch and head."""
+    q, k, v = (get_shape(value) for value in inputs[:3])
+    return math.prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
 
-    Convolutions and every matrix product are counted, the attention
-    products included; SepViT must run without fused kernels (see
-    :func:`unfuse_kernels`), which the counter cannot see.
+
+def register_flop_handles() -> None:
+    """Teach mmengine's FLOP counter PyTorch's fused attention.
+
+    Without it, mmengine (and so mmdet's and mmseg's
+    ``tools/analysis_tools/get_flops.py``) reports
+    ``aten::scaled_dot_product_attention`` as unsupported and counts it as
+    zero. Importing mmsepvit calls this. (SepViT's fused oneDNN linear layers
+    step aside while the counter traces, so it sees ``aten::linear``.)
     """
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(*args, **kwargs)
-    return counter.get_total_flops() // 2  # the counter counts mul and add
+    complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS[
+        'aten::scaled_dot_product_attention'] = sdpa_flop_jit
 
 
-def unfuse_kernels(model: nn.Module) -> None:
-    """Make every SepViT layer in ``model`` run as plain matmuls."""
-    for module in model.modules():
-        if hasattr(module, 'fused_kernels'):
-            module.fused_kernels = False
+def count_flops(model: nn.Module, *inputs: torch.Tensor) -> FlopAnalyzer:
+    """mmengine's FLOP analysis of ``model(*inputs)``, without its warnings
+    about elementwise operators (which it does not count)."""
+    return FlopAnalyzer(model, inputs).unsupported_ops_warnings(
+        False).uncalled_modules_warnings(False)
 
 
 def _dense_data_samples(scope: str, height: int, width: int) -> Optional[list]:
@@ -55,6 +67,10 @@ def model_complexity(cfg: Config,
                      shape: Optional[Tuple[int, int]] = None) -> dict:
     """Build ``cfg.model`` (no weights, no data) and measure one image.
 
+    FLOPs are mmengine's: multiply-adds of convolutions and matrix products
+    (attention included), plus its estimates for normalisation, upsampling
+    and pooling layers; mmdet's and mmseg's get_flops give the same totals.
+
     Args:
         cfg (Config): A classifier (mmpretrain), detector (mmdet) or
             segmentor (mmseg) config.
@@ -62,10 +78,10 @@ def model_complexity(cfg: Config,
             to the paper's shape for the config's codebase.
 
     Returns:
-        dict: ``shape``; ``params`` and ``flops`` (multiply-adds) of the whole
-        model's tensor forward (classifier logits, detector head outputs,
-        segmentor decode head without the training-only auxiliary head);
-        ``backbone_params`` and ``backbone_flops``.
+        dict: ``shape``; ``params`` and ``flops`` of the whole model's tensor
+        forward (classifier logits, detector head outputs, segmentor decode
+        head without the training-only auxiliary head); ``backbone_params``
+        and ``backbone_flops``.
     """
     scope = cfg.get('default_scope')
     if scope not in DEFAULT_SHAPES:
@@ -75,12 +91,19 @@ def model_complexity(cfg: Config,
     height, width = shape or DEFAULT_SHAPES[scope]
     init_default_scope(scope)
     model = MODELS.build(cfg.model).eval()
-    unfuse_kernels(model)
-    inputs = torch.zeros(1, 3, height, width)
-    data_samples = _dense_data_samples(scope, height, width)
+    if getattr(model, 'auxiliary_head', None) is not None:
+        model.auxiliary_head = None  # training only
+    # The tensor forward, as mmdet's get_flops traces it.
+    model.forward = partial(
+        model.forward,
+        data_samples=_dense_data_samples(scope, height, width),
+        mode='tensor')
+    with torch.no_grad():
+        flops = count_flops(model, torch.zeros(1, 3, height, width))
+        total, backbone = flops.total(), flops.total('backbone')
     return dict(
         shape=(height, width),
         params=sum(p.numel() for p in model.parameters()),
-        flops=count_flops(model, inputs, data_samples, mode='tensor'),
+        flops=total,
         backbone_params=sum(p.numel() for p in model.backbone.parameters()),
-        backbone_flops=count_flops(model.backbone, inputs))
+        backbone_flops=backbone)

@@ -49,50 +49,33 @@ def window_merge(windows: torch.Tensor, window_size: int, height: int,
     return x.reshape(B, height, width, C)
 
 
-def attention(q: torch.Tensor,
-              k: torch.Tensor,
-              v: torch.Tensor,
-              dropout: float = 0.,
-              fused: bool = True) -> torch.Tensor:
-    """Scaled dot-product attention, scale ``q.shape[-1] ** -0.5``.
-
-    ``fused`` runs PyTorch's fused kernel; otherwise plain matmuls, which FLOP
-    counters can see. Both give the same result.
-    """
-    if fused:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-    weights = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)
-    weights = F.dropout(weights.softmax(dim=-1), dropout)
-    return weights @ v
-
-
 _HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, '_linear_pointwise')
 
 
 def _onednn_linear_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """oneDNN's fused linear has no backward, and torch.compile and autocast
-    make their own kernels: use it for float32 CPU inference only."""
+    """oneDNN's fused linear has no backward, torch.compile and autocast make
+    their own kernels, and the TorchScript tracer (mmengine's FLOP counter)
+    cannot record it: use it for eager float32 CPU inference only."""
     return (_HAS_ONEDNN_LINEAR and x.device.type == 'cpu'
             and x.dtype == weight.dtype == torch.float32
             and not (torch.is_grad_enabled() and
                      (x.requires_grad or weight.requires_grad))
             and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing()
             and not torch.is_autocast_enabled('cpu'))
 
 
 def linear(x: torch.Tensor,
            layer: nn.Linear,
-           gelu: bool = False,
-           fused: bool = True) -> torch.Tensor:
+           gelu: bool = False) -> torch.Tensor:
     """``layer(x)``, then GELU if ``gelu``.
 
-    With ``fused``, float32 CPU inference runs one oneDNN kernel with the bias
-    and GELU fused in: about twice as fast as PyTorch's default GEMM plus a
-    separate bias pass on our CPUs, same result. Otherwise plain ops, which
-    FLOP counters can see.
+    At float32 CPU inference this runs one oneDNN kernel with the bias and
+    GELU fused in: about twice as fast as PyTorch's default GEMM plus a
+    separate bias pass on our CPUs, same result.
     """
-    if fused and _onednn_linear_applies(x, layer.weight):
+    if _onednn_linear_applies(x, layer.weight):
         return torch.ops.mkldnn._linear_pointwise(
             x, layer.weight, layer.bias, 'gelu' if gelu else 'none', [],
             'none' if gelu else '')
@@ -107,25 +90,21 @@ class Mlp(BaseModule):
         embed_dims (int): Input and output channels.
         hidden_dims (int): Hidden channels.
         drop (float): Dropout after the activation and the output.
-        fused_kernels (bool): See :func:`linear`.
     """
 
     def __init__(self,
                  embed_dims: int,
                  hidden_dims: int,
-                 drop: float = 0.,
-                 fused_kernels: bool = True) -> None:
+                 drop: float = 0.) -> None:
         super().__init__()
-        self.fused_kernels = fused_kernels
         self.fc1 = nn.Linear(embed_dims, hidden_dims)
         self.drop1 = nn.Dropout(drop)
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = self.fused_kernels
-        x = self.drop1(linear(x, self.fc1, gelu=True, fused=fused))
-        return self.drop2(linear(x, self.fc2, fused=fused))
+        x = self.drop1(linear(x, self.fc1, gelu=True))
+        return self.drop2(linear(x, self.fc2))
 
 
 class OverlapPatchEmbed(BaseModule):
@@ -186,9 +165,6 @@ class DepthwiseSeparableAttention(BaseModule):
         qkv_bias (bool): Bias in the query/key/value projections.
         attn_drop (float): Dropout on attention weights.
         proj_drop (float): Dropout after the output projection.
-        fused_kernels (bool): PyTorch's fused attention kernel and, at CPU
-            inference, oneDNN's linear layers (see :func:`linear`); False runs
-            plain matmuls (same result) that FLOP counters can see.
     """
 
     def __init__(self,
@@ -198,8 +174,7 @@ class DepthwiseSeparableAttention(BaseModule):
                  pointwise: bool = True,
                  qkv_bias: bool = True,
                  attn_drop: float = 0.,
-                 proj_drop: float = 0.,
-                 fused_kernels: bool = True) -> None:
+                 proj_drop: float = 0.) -> None:
         super().__init__()
         self.embed_dims = embed_dims
         self.num_heads = num_heads
@@ -207,7 +182,6 @@ class DepthwiseSeparableAttention(BaseModule):
         self.window_size = window_size
         self.pointwise = pointwise
         self.attn_drop = attn_drop
-        self.fused_kernels = fused_kernels
 
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         if pointwise:
@@ -236,10 +210,10 @@ class DepthwiseSeparableAttention(BaseModule):
         dropout = self.attn_drop if self.training else 0.
 
         # Depthwise attention inside each window, batched over B * nW.
-        q, k, v = linear(windows, self.qkv, fused=self.fused_kernels).view(
+        q, k, v = linear(windows, self.qkv).view(
             B * num_windows, num_tokens, 3, heads,
             head_dims).permute(2, 0, 3, 1, 4).unbind(0)
-        x = attention(q, k, v, dropout, self.fused_kernels)
+        x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
         x = x.transpose(1, 2).reshape(windows.shape) + windows
 
         if self.pointwise:
@@ -253,7 +227,7 @@ class DepthwiseSeparableAttention(BaseModule):
                                head_dims).permute(0, 3, 1, 2, 4).reshape(
                                    B, heads, num_windows,
                                    num_pixels * head_dims)
-            x = attention(q, k, v, dropout, self.fused_kernels)
+            x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
             x = x.view(B, heads, num_windows, num_pixels,
                        head_dims).permute(0, 2, 3, 1, 4).reshape(
                            pixels.shape) + pixels
@@ -262,7 +236,7 @@ class DepthwiseSeparableAttention(BaseModule):
         x = window_merge(x, ws, math.ceil(height / ws) * ws,
                          math.ceil(width / ws) * ws)
         x = x[:, :height, :width]
-        return self.proj_drop(linear(x, self.proj, fused=self.fused_kernels))
+        return self.proj_drop(linear(x, self.proj))
 
 
 class SepViTBlock(BaseModule):
@@ -286,8 +260,6 @@ class SepViTBlock(BaseModule):
         attn_drop_rate (float): Dropout on attention weights.
         drop_path_rate (float): Stochastic depth of this block.
         with_cp (bool): Recompute the block in backward to save memory.
-        fused_kernels (bool): Fused attention and linear kernels, or plain
-            matmuls.
     """
 
     def __init__(self,
@@ -301,8 +273,7 @@ class SepViTBlock(BaseModule):
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
-                 with_cp: bool = False,
-                 fused_kernels: bool = True) -> None:
+                 with_cp: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.window_token_mode = window_token
@@ -326,12 +297,10 @@ class SepViTBlock(BaseModule):
             pointwise=has_token,
             qkv_bias=qkv_bias,
             attn_drop=attn_drop_rate,
-            proj_drop=drop_rate,
-            fused_kernels=fused_kernels)
+            proj_drop=drop_rate)
         self.drop_path = DropPath(drop_path_rate)
         self.norm2 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop_rate,
-                       fused_kernels)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop_rate)
 
     def _windows(self, x: torch.Tensor) -> torch.Tensor:
         """Pad, split into windows and prepend the window tokens."""
@@ -437,10 +406,6 @@ class SepViT(BaseModule):
             False.
         with_cp (bool): Non-reentrant activation checkpointing of each block.
             Defaults to False.
-        fused_kernels (bool): Run attention on PyTorch's fused kernel and, at
-            float32 CPU inference, the linear layers on oneDNN with bias and
-            GELU fused in. False runs the same maths as plain matmuls, which
-            FLOP counters (tools/get_flops.py) can see. Defaults to True.
         pretrained (str, optional): Deprecated, use ``init_cfg``.
         init_cfg (dict | list[dict], optional): Initialisation config. With
             ``type='Pretrained'`` (optionally ``prefix='backbone.'``) every
@@ -489,7 +454,6 @@ class SepViT(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 fused_kernels: bool = True,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if pretrained is not None:
@@ -543,8 +507,7 @@ class SepViT(BaseModule):
                         drop_rate=drop_rate,
                         attn_drop_rate=attn_drop_rate,
                         drop_path_rate=drop_path_rates[sum(depths[:i]) + j],
-                        with_cp=with_cp,
-                        fused_kernels=fused_kernels))
+                        with_cp=with_cp))
             self.stages.append(
                 SepViTStage(
                     in_channels=in_channels if i == 0 else embed_dims[i - 1],
@@ -559,6 +522,9 @@ class SepViT(BaseModule):
         for i in normed:
             self.add_module(f'norm{i}',
                             nn.LayerNorm(embed_dims[i], eps=BLOCK_NORM_EPS))
+        # Frozen from the start: a DDP wrapper made before train() must not
+        # wait for gradients of frozen weights.
+        self._freeze_stages()
 
     def _parse_arch(self, arch: Union[str, dict]) -> dict:
         if isinstance(arch, str):
