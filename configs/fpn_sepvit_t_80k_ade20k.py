@@ -3,8 +3,10 @@
 # decay power 0.9, drop path 0.2, FPN on all four stages. The released code's
 # mmseg 0.x schedule set the minimum lr equal to the base lr, which keeps the
 # lr constant; here the decay is real (to 0).
-_base_ = 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['mmsepvit'], allow_failed_imports=False)
+_base_ = [
+    'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py',
+    './_base_/mmsepvit_runtime.py'
+]
 
 # ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
 pretrained = 'checkpoints/sepvit_t_in1k.pth'

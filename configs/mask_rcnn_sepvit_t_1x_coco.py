@@ -2,8 +2,10 @@
 # Paper: as RetinaNet 1x (AdamW lr 1e-4, weight decay 1e-3, 500-iteration
 # warm-up, steps at 8 and 11, drop path 0.2); FPN on all four stages. The
 # released config uses lr 2e-4; we follow the paper.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmsepvit'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    './_base_/mmsepvit_runtime.py'
+]
 
 # ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
 pretrained = 'checkpoints/sepvit_t_in1k.pth'

@@ -3,8 +3,10 @@
 # steps at 27 and 33). Paper: weight decay 0.05 with none on position-encoding
 # and norm parameters, drop path 0.3 (the released T config ships 0.2), and a
 # 500-iteration warm-up.
-_base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
-custom_imports = dict(imports=['mmsepvit'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py',
+    './_base_/mmsepvit_runtime.py'
+]
 
 pretrained = 'checkpoints/sepvit_t_in1k.pth'
 model = dict(

@@ -3,8 +3,10 @@
 # warm-up, lr x0.1 at epochs 8 and 11, drop path 0.2; single-scale 1333x800
 # with flip; FPN from stage 2 with extra convs on its input (all as in mmdet's
 # ResNet-50 RetinaNet, which this inherits).
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmsepvit'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    './_base_/mmsepvit_runtime.py'
+]
 
 # ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
 pretrained = 'checkpoints/sepvit_t_in1k.pth'

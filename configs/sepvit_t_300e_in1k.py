@@ -2,8 +2,10 @@
 # mmpretrain's Swin-T recipe already has the paper's AdamW lr 1e-3, cosine to
 # 1e-5, RandAugment m9 mstd0.5 inc1, Mixup 0.8 / CutMix 1.0 (one of the two per
 # batch), random erasing 0.25, label smoothing 0.1 and gradient clipping at 5.
-_base_ = 'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py'
-custom_imports = dict(imports=['mmsepvit'], allow_failed_imports=False)
+_base_ = [
+    'mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
+    './_base_/mmsepvit_runtime.py'
+]
 
 model = dict(
     backbone=dict(

@@ -3,8 +3,10 @@
 # betas 0.9/0.999, weight decay 0.01, 1500-iteration linear warm-up from
 # 1e-6 then poly power 1.0 to 0, auxiliary FCN head on stage 3. Paper: drop
 # path 0.2, no weight decay on position-encoding and norm parameters.
-_base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'  # noqa
-custom_imports = dict(imports=['mmsepvit'], allow_failed_imports=False)
+_base_ = [
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',  # noqa
+    './_base_/mmsepvit_runtime.py'
+]
 
 # ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
 pretrained = 'checkpoints/sepvit_t_in1k.pth'

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmsepvit.datasets import make_toy_ade20k, make_toy_coco
-from mmsepvit.engine import SafeRunner
+from mmsepvit.engine import CPUAmpOptimWrapper, SafeRunner
 from mmsepvit.models import SepViT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_malicious_checkpoint_is_refused_by_init_cfg(malicious):
 
 @pytest.mark.parametrize('tool', ['test', 'converter'])
 def test_malicious_checkpoint_is_refused_by_the_tools(tmp_path, malicious,
-                                                      tool):
+                                                      tool, toy_workspace):
     if tool == 'test':
         command = [
             ROOT / 'tools' / 'test.py', TOY / 'retinanet_sepvit_t_toy_coco.py',
@@ -75,14 +75,15 @@ def test_malicious_checkpoint_is_refused_by_the_tools(tmp_path, malicious,
             malicious, tmp_path / 'converted.pth'
         ]
     result = subprocess.run([sys.executable, *map(str, command)],
-                            cwd=tmp_path,
+                            cwd=toy_workspace,
                             capture_output=True,
                             text=True)
     assert result.returncode != 0
     assert f'{malicious} needs the code of os.makedirs' in result.stderr
 
 
-def test_testing_another_models_checkpoint_names_the_keys(tmp_path):
+def test_testing_another_models_checkpoint_names_the_keys(
+        tmp_path, toy_workspace):
     other = save(tmp_path / 'classifier.pth', SepViT(arch='lite'))
     result = subprocess.run([
         sys.executable,
@@ -90,7 +91,7 @@ def test_testing_another_models_checkpoint_names_the_keys(tmp_path):
         str(TOY / 'retinanet_sepvit_t_toy_coco.py'), other, '--work-dir',
         str(tmp_path / 'work_dir')
     ],
-                            cwd=tmp_path,
+                            cwd=toy_workspace,
                             capture_output=True,
                             text=True)
     assert result.returncode != 0
@@ -224,3 +225,22 @@ def test_amp_trains_in_bf16_on_the_cpu(toy_data, tmp_path):
     assert all(
         torch.isfinite(v).all() for v in weights.values()
         if v.is_floating_point())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU fallback')
+def test_amp_optim_wrapper_runs_in_bf16_on_the_cpu(tmp_path, tiny_runner):
+    """What the packages' own --amp asks for; mmengine's AmpOptimWrapper
+    refuses to run without a GPU."""
+    wrapper = tiny_runner(tmp_path).build_optim_wrapper(
+        dict(
+            type='AmpOptimWrapper',
+            loss_scale='dynamic',
+            optimizer=dict(type='SGD', lr=0.1)))
+    assert isinstance(wrapper, CPUAmpOptimWrapper)
+    assert wrapper.cast_dtype == torch.bfloat16
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU fallback')
+def test_cpu_runs_name_the_launchers_they_support(tmp_path, tiny_runner):
+    with pytest.raises(ValueError, match="only launcher pytorch .* 'slurm'"):
+        tiny_runner(tmp_path, launcher='slurm')

@@ -7,9 +7,8 @@ import os.path as osp
 from mmengine.config import Config, ConfigDict
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
-from mmsepvit.engine import SafeRunner
-from mmsepvit.utils import setup_cpu_distributed
-from mmsepvit.utils.tool_config import load_tool_config, tool_argument_parser
+from mmsepvit.utils.tool_config import (build_runner, load_tool_config,
+                                        tool_argument_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,7 +70,7 @@ def main() -> None:
     cfg = load_tool_config(args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg.load_from = None  # loaded strictly below
+    cfg.load_from = args.checkpoint  # SafeRunner.test loads it strictly
 
     if args.show_dir:
         enable_drawing(cfg, args.show_dir)
@@ -80,10 +79,7 @@ def main() -> None:
     if args.tta:
         enable_tta(cfg)
 
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = SafeRunner.from_cfg(cfg)
-    runner.load_checkpoint(args.checkpoint, strict=True)
-    runner.test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

@@ -3,12 +3,9 @@
 import argparse
 import os.path as osp
 
-import torch
-
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
-from mmsepvit.engine import SafeRunner
-from mmsepvit.utils import setup_cpu_distributed
-from mmsepvit.utils.tool_config import load_tool_config, tool_argument_parser
+from mmsepvit.utils.tool_config import (build_runner, load_tool_config,
+                                        tool_argument_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,12 +31,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_tool_config(args)
-    if args.amp:
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:  # mmengine's AmpOptimWrapper needs a GPU
-            cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+    if args.amp:  # SafeRunner makes it bf16 autocast on CPUs
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
@@ -58,9 +52,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = SafeRunner.from_cfg(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -68,4 +68,3 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=2, max_keep_ckpts=2))
 log_processor = dict(window_size=10)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -86,4 +86,3 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=10, max_keep_ckpts=2))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))

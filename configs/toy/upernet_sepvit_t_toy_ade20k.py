@@ -75,4 +75,3 @@ optim_wrapper = dict(optimizer=dict(lr=4e-4))
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=100, max_keep_ckpts=2))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))

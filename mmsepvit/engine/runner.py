@@ -1,22 +1,27 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """mmengine's Runner made safe for long runs: exact resume, crash-safe
-checkpoints, checked checkpoint loading and dataset errors that name the
-file."""
+checkpoints, checked checkpoint loading, dataset errors that name the file,
+and multi-process and mixed-precision runs on machines without a GPU."""
 import os
 import os.path as osp
 import random
 import re
 from collections import OrderedDict
+from datetime import timedelta
 from typing import Callable, Dict, Optional, Union
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from mmengine.dist import get_dist_info, is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.model import (BaseTTAModel, MMDistributedDataParallel,
+                            is_model_wrapper)
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from mmsepvit.utils import (check_state_dict, get_state_dict,
@@ -109,17 +114,24 @@ class SafeRunner(Runner):
       renamed into place, so a crash during a save leaves the previous
       checkpoints (and ``last_checkpoint``) intact and never a torn file.
     - Checkpoints are read with torch's weights-only unpickler; one that needs
-      arbitrary code is refused, naming the file. A resumed run, and
-      ``load_checkpoint(..., strict=True)`` (tools/test.py), must find exactly
-      its model: every missing, unexpected or mis-shaped key is named. A
-      ``load_from`` for fine-tuning may differ (another number of classes, say)
-      but must share weights with the model.
+      arbitrary code is refused, naming the file. A resumed run, and the
+      ``load_from`` of :meth:`test` and :meth:`val` (whichever script set
+      it), must find exactly their model: every missing, unexpected or
+      mis-shaped key is named. A ``load_from`` for fine-tuning may differ
+      (another number of classes, say) but must share weights with the model.
     - A dataset that cannot be built (a corrupt or missing annotation file, a
       missing folder) raises an error naming its type, ``data_root`` and
       ``ann_file``.
+    - Without a GPU, ``launcher='pytorch'`` (torchrun) runs on CPUs: the
+      process group starts on gloo and DDP gets no device ids, where mmengine
+      would ask for a GPU per process. ``AmpOptimWrapper`` (``--amp``)
+      becomes :class:`CPUAmpOptimWrapper` (bf16), where mmengine's needs a
+      GPU.
 
-    tools/train.py and tools/test.py use it; other tools get it from a config
-    with ``runner_type='SafeRunner'`` and ``custom_imports`` of mmsepvit.
+    Every mmsepvit config selects it (``runner_type='SafeRunner'`` with
+    ``custom_imports`` of mmsepvit, from ``configs/_base_``), so our tools,
+    mmdet's, mmseg's and mmpretrain's own ``tools/train.py`` and
+    ``tools/test.py``, and ``mim train``/``mim test`` all run with it.
     """
 
     def __init__(self,
@@ -139,6 +151,59 @@ class SafeRunner(Runner):
             randomness=randomness,
             **kwargs)
         self.register_hook(RandomStateHook())
+        self._load_strictly = False
+
+    def setup_env(self, env_cfg: dict) -> None:
+        if self.distributed and not torch.cuda.is_available() \
+                and not dist.is_initialized():
+            if self.launcher != 'pytorch':
+                raise ValueError('without a GPU only launcher pytorch '
+                                 f'(torchrun) is supported, got '
+                                 f'{self.launcher!r}')
+            # mmengine's init_dist would pin each process to a GPU.
+            timeout = env_cfg.get('dist_cfg', {}).get('timeout', 1800)
+            dist.init_process_group(
+                backend='gloo', timeout=timedelta(seconds=timeout))
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[dict],
+                   model: torch.nn.Module) -> torch.nn.Module:
+        if (self.distributed and model_wrapper_cfg is None
+                and not is_model_wrapper(model)
+                and not torch.cuda.is_available()):
+            # mmengine's default DDP names a GPU per process as device id.
+            return MMDistributedDataParallel(
+                module=model,
+                device_ids=None,
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters',
+                                                    False))
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    def build_optim_wrapper(
+        self, optim_wrapper: Union[Optimizer, OptimWrapper, Dict]
+    ) -> Union[OptimWrapper, OptimWrapperDict]:
+        if isinstance(optim_wrapper, dict) and optim_wrapper.get(
+                'type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
+            # mmengine's AmpOptimWrapper refuses to run without a GPU.
+            optim_wrapper = {
+                k: v
+                for k, v in optim_wrapper.items() if k != 'loss_scale'
+            }
+            optim_wrapper['type'] = 'CPUAmpOptimWrapper'
+            self.logger.info('No GPU for AmpOptimWrapper: mixed precision '
+                             'runs as CPUAmpOptimWrapper (bf16 autocast)')
+        return super().build_optim_wrapper(optim_wrapper)
+
+    def test(self) -> dict:
+        """Test, with the checkpoint of ``load_from`` loaded strictly."""
+        self._load_strictly = True
+        return super().test()
+
+    def val(self) -> dict:
+        """Validate, with the checkpoint of ``load_from`` loaded strictly."""
+        self._load_strictly = True
+        return super().val()
 
     def save_checkpoint(self, out_dir: str, filename: str, *args,
                         **kwargs) -> None:
@@ -154,8 +219,8 @@ class SafeRunner(Runner):
                         map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:
-        """Load ``filename`` into the model; strictly when resuming or when
-        ``strict``.
+        """Load ``filename`` into the model; strictly when resuming, testing,
+        validating or when ``strict``.
 
         Raises:
             FileNotFoundError: ``filename`` does not exist.
@@ -178,7 +243,8 @@ class SafeRunner(Runner):
         model = self.model
         while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
             model = model.module
-        if strict or self._resume:
+        strict = strict or self._resume or self._load_strictly
+        if strict:
             check_state_dict(state_dict, model, filename)
         elif not set(state_dict) & set(model.state_dict()):
             roots = sorted({k.split('.')[0] for k in state_dict})

@@ -1,11 +1,13 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
-"""What tools/train.py and tools/test.py share: config, overrides, work dir
-and launcher."""
+"""What tools/train.py and tools/test.py share: config, overrides, work dir,
+launcher and the runner."""
 import argparse
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 
 def tool_argument_parser(description: str) -> argparse.ArgumentParser:
@@ -44,3 +46,11 @@ def load_tool_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's ``runner_type`` (every mmsepvit config names
+    ``SafeRunner``), or ``SafeRunner`` for a config that names none."""
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'SafeRunner'
+    return RUNNERS.build(cfg)
