@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py arguments]
+# Runs the project's .venv (set up on first use) unless PYTHON names another
+# interpreter.
 # One process per GPU (gloo on CPUs when there is no GPU). Multi-node: set
 # NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
 set -euo pipefail
@@ -10,7 +12,7 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PYTHON=${PYTHON:-python}
+source "$root/tools/env/python.sh"
 
 PYTHONPATH="$root:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=16] [GPUS_PER_NODE=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py arguments]
+# Runs the project's .venv (set up on first use) unless PYTHON names another
+# interpreter.
 set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
@@ -10,7 +12,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PYTHON=${PYTHON:-python}
+source "$root/tools/env/python.sh"
 
 PYTHONPATH="$root:${PYTHONPATH:-}" exec srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
