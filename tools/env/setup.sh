@@ -42,7 +42,7 @@ if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
     "${pip[@]}" "$wheel_cache"/mmcv-2.1.0-*.whl
 fi
 
-"${pip[@]}" -r "$root/requirements.txt" pytest
+"${pip[@]}" -r "$root/requirements.txt" pytest openmim
 "${pip[@]}" --no-deps --no-build-isolation -e "$root"
 
 echo "$want" >"$stamp"
