@@ -4,7 +4,8 @@ import torch
 import torch._dynamo
 
 from mmsepvit.models import SepViT
-from mmsepvit.models.backbones.sepvit import _onednn_linear_applies, linear
+from mmsepvit.models import fused_linear
+from mmsepvit.models.fused_linear import linear, onednn_applies
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16],
@@ -36,13 +37,13 @@ def test_onednn_linear_only_at_cpu_float32_inference():
     layer = torch.nn.Linear(8, 4)
     x = torch.randn(3, 8)
     with torch.no_grad():
-        assert _onednn_linear_applies(x, layer.weight)
+        assert onednn_applies(x, layer.weight)
         with torch.autocast('cpu', dtype=torch.bfloat16):
-            assert not _onednn_linear_applies(x, layer.weight)
-        assert not _onednn_linear_applies(x.double(), layer.weight.double())
-    assert not _onednn_linear_applies(x, layer.weight)  # needs a backward
+            assert not onednn_applies(x, layer.weight)
+        assert not onednn_applies(x.double(), layer.weight.double())
+    assert not onednn_applies(x, layer.weight)  # needs a backward
     layer.requires_grad_(False)
-    assert _onednn_linear_applies(x, layer.weight)  # e.g. a frozen stage
+    assert onednn_applies(x, layer.weight)  # e.g. a frozen stage
 
 
 @pytest.mark.parametrize('gelu', [False, True], ids=['linear', 'gelu'])
@@ -55,3 +56,29 @@ def test_fused_linear_matches_plain(gelu):
     if gelu:
         plain = torch.nn.functional.gelu(plain)
     torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('failure', ['missing', 'rejects'])
+def test_linear_falls_back_to_pytorch(monkeypatch, failure):
+    """The oneDNN op is private: missing, or raising on an input, it gives
+    way to PyTorch's linear (with a warning, once) and the same result."""
+    layer = torch.nn.Linear(8, 4)
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        expected = torch.nn.functional.gelu(layer(x))
+        if failure == 'missing':
+            monkeypatch.setattr(fused_linear, '_onednn_usable', False)
+            assert not onednn_applies(x, layer.weight)
+            torch.testing.assert_close(linear(x, layer, gelu=True), expected)
+            return
+
+        def rejects(*args):
+            raise RuntimeError('unsupported input')
+
+        monkeypatch.setattr(fused_linear, '_onednn_usable', True)
+        monkeypatch.setattr(torch.ops.mkldnn, '_linear_pointwise', rejects)
+        with pytest.warns(UserWarning, match='unsupported input'):
+            out = linear(x, layer, gelu=True)
+        torch.testing.assert_close(out, expected)
+        assert not fused_linear._onednn_usable  # not tried again
+        torch.testing.assert_close(linear(x, layer, gelu=True), expected)

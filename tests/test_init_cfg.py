@@ -41,6 +41,31 @@ def test_pretrained_with_prefix_loads_every_weight(lite_checkpoint):
         torch.testing.assert_close(state_dict[name], value, msg=name)
 
 
+def test_pretrained_in_an_init_cfg_list(lite_checkpoint):
+    """A list with a Pretrained entry loads like the dict form; the other
+    entries initialise first."""
+    path, expected = lite_checkpoint
+    model = SepViT(
+        arch='lite',
+        init_cfg=[
+            dict(type='Constant', layer='Linear', val=0.5),
+            dict(type='Pretrained', checkpoint=path, prefix='backbone.')
+        ])
+    model.init_weights()
+    state_dict = model.state_dict()
+    for name, value in expected.items():
+        torch.testing.assert_close(state_dict[name], value, msg=name)
+
+
+def test_two_pretrained_checkpoints_are_refused(lite_checkpoint):
+    path, _ = lite_checkpoint
+    model = SepViT(
+        arch='lite',
+        init_cfg=[dict(type='Pretrained', checkpoint=path)] * 2)
+    with pytest.raises(ValueError, match='more than one Pretrained'):
+        model.init_weights()
+
+
 def test_other_initialisers_still_work():
     model = SepViT(
         arch='lite', init_cfg=dict(type='Constant', layer='Linear', val=0.5))

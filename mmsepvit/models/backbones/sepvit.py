@@ -15,11 +15,11 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import (constant_init, normal_init,
-                                        trunc_normal_init)
+from mmengine.model.weight_init import (constant_init, initialize,
+                                        normal_init, trunc_normal_init)
 from mmengine.utils import to_2tuple
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmsepvit.models.fused_linear import linear
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 
@@ -47,40 +47,6 @@ def window_merge(windows: torch.Tensor, window_size: int, height: int,
     ws = window_size
     x = windows.view(B, height // ws, width // ws, ws, ws, C).transpose(2, 3)
     return x.reshape(B, height, width, C)
-
-
-_HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
-    torch.ops.mkldnn, '_linear_pointwise')
-
-
-def _onednn_linear_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """oneDNN's fused linear has no backward, torch.compile and autocast make
-    their own kernels, and the TorchScript tracer (mmengine's FLOP counter)
-    cannot record it: use it for eager float32 CPU inference only."""
-    return (_HAS_ONEDNN_LINEAR and x.device.type == 'cpu'
-            and x.dtype == weight.dtype == torch.float32
-            and not (torch.is_grad_enabled() and
-                     (x.requires_grad or weight.requires_grad))
-            and not torch.compiler.is_compiling()
-            and not torch.jit.is_tracing()
-            and not torch.is_autocast_enabled('cpu'))
-
-
-def linear(x: torch.Tensor,
-           layer: nn.Linear,
-           gelu: bool = False) -> torch.Tensor:
-    """``layer(x)``, then GELU if ``gelu``.
-
-    At float32 CPU inference this runs one oneDNN kernel with the bias and
-    GELU fused in: about twice as fast as PyTorch's default GEMM plus a
-    separate bias pass on our CPUs, same result.
-    """
-    if _onednn_linear_applies(x, layer.weight):
-        return torch.ops.mkldnn._linear_pointwise(
-            x, layer.weight, layer.bias, 'gelu' if gelu else 'none', [],
-            'none' if gelu else '')
-    x = layer(x)
-    return F.gelu(x) if gelu else x
 
 
 class Mlp(BaseModule):
@@ -176,7 +142,6 @@ class DepthwiseSeparableAttention(BaseModule):
                  attn_drop: float = 0.,
                  proj_drop: float = 0.) -> None:
         super().__init__()
-        self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.head_dims = embed_dims // num_heads
         self.window_size = window_size
@@ -276,25 +241,25 @@ class SepViTBlock(BaseModule):
                  with_cp: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
-        self.window_token_mode = window_token
         self.with_cp = with_cp
 
-        has_token = window_token != 'per_window' or num_windows > 1
+        # The released classifier has neither a token nor pointwise attention
+        # where a block sees a single window.
+        pointwise = window_token != 'per_window' or num_windows > 1
         if window_token == 'learnable':
             self.window_token = nn.Parameter(torch.zeros(1, 1, 1, embed_dims))
-        elif window_token == 'per_window' and has_token:
+        elif window_token == 'per_window' and pointwise:
             self.window_token = nn.Parameter(
                 torch.zeros(1, num_windows, 1, embed_dims))
         else:
             self.window_token = None
-        self.has_token = has_token
 
         self.norm1 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
         self.attn = DepthwiseSeparableAttention(
             embed_dims,
             num_heads,
             window_size,
-            pointwise=has_token,
+            pointwise=pointwise,
             qkv_bias=qkv_bias,
             attn_drop=attn_drop_rate,
             proj_drop=drop_rate)
@@ -308,7 +273,7 @@ class SepViTBlock(BaseModule):
         ws = self.window_size
         x = F.pad(x, (0, 0, 0, (-W) % ws, 0, (-H) % ws))
         windows = window_partition(x, ws)
-        if not self.has_token:
+        if not self.attn.pointwise:
             return windows
         num_windows = windows.shape[1]
         if self.window_token is None:
@@ -399,14 +364,16 @@ class SepViT(BaseModule):
         frozen_stages (int): -1 freezes nothing, 0 the first patch embedding,
             k >= 1 stages 1..k with their output norms (eval mode, no
             gradients). Defaults to -1.
-        norm_eval (bool): Keep all normalisation layers in eval mode while
-            training. SepViT's LayerNorms keep no running statistics, so this
-            only matters for norm layers added by subclasses; it exists so
-            configs written for other backbones keep working. Defaults to
-            False.
+        norm_eval (bool): Accepted so that configs written for BatchNorm
+            backbones, which freeze their statistics with it, work unchanged.
+            SepViT normalises with LayerNorms only, which keep no statistics
+            and compute the same in train and eval mode: it changes nothing.
+            Defaults to False.
         with_cp (bool): Non-reentrant activation checkpointing of each block.
             Defaults to False.
-        pretrained (str, optional): Deprecated, use ``init_cfg``.
+        pretrained (str, optional): Deprecated, use ``init_cfg``; mmseg's
+            segmentors still pass their ``pretrained`` here. Same as
+            ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
         init_cfg (dict | list[dict], optional): Initialisation config. With
             ``type='Pretrained'`` (optionally ``prefix='backbone.'``) every
             weight must be found in the checkpoint with the right shape, and
@@ -474,15 +441,15 @@ class SepViT(BaseModule):
         # Each stage halves the map; the last needs at least one token.
         self.min_input_size = 4 * 2**(self.num_stages - 1)
         self.in_channels = in_channels
-        self.window_token = window_token
+        if window_token not in WINDOW_TOKENS:
+            raise ValueError(f'SepViT: unknown window_token {window_token!r}; '
+                             f'choose one of {list(WINDOW_TOKENS)}')
         self.img_size = self._check_img_size(window_token, img_size)
-        self.stage_norm = stage_norm
         self.out_indices = self._check_out_indices(out_indices, stage_norm)
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'SepViT: frozen_stages must be in [-1, '
                              f'{self.num_stages}], got {frozen_stages}')
         self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
         if not 0 <= drop_path_rate < 1:
             raise ValueError('SepViT: drop_path_rate must be in [0, 1), got '
                              f'{drop_path_rate}')
@@ -566,9 +533,6 @@ class SepViT(BaseModule):
 
     def _check_img_size(self, window_token: str,
                         img_size) -> Optional[Tuple[int, int]]:
-        if window_token not in WINDOW_TOKENS:
-            raise ValueError(f'SepViT: unknown window_token {window_token!r}; '
-                             f'choose one of {list(WINDOW_TOKENS)}')
         if window_token != 'per_window':
             if img_size is not None:
                 raise ValueError(
@@ -617,23 +581,28 @@ class SepViT(BaseModule):
         return checked
 
     def init_weights(self) -> None:
-        """Initialise as the released code, then load ``init_cfg``'s
-        checkpoint if it names one."""
-        init_cfg = self.init_cfg
-        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-            self._init_released()
-            checkpoint = init_cfg['checkpoint']
-            state_dict = load_pretrained_state_dict(
-                checkpoint, prefix=init_cfg.get('prefix'))
-            self.load_state_dict(
-                self.transfer_state_dict(state_dict, checkpoint),
-                strict=False)
-            self._is_init = True
-        elif init_cfg is None:
-            self._init_released()
-            self._is_init = True
+        """Initialise as the released code (or with the initialisers that
+        ``init_cfg`` names, such as ``Constant``), then load the checkpoint
+        of a ``Pretrained`` entry; a dict and a list of dicts alike."""
+        init_cfgs = self.init_cfg or []
+        if isinstance(init_cfgs, dict):
+            init_cfgs = [init_cfgs]
+        pretrained = [c for c in init_cfgs if c.get('type') == 'Pretrained']
+        others = [c for c in init_cfgs if c.get('type') != 'Pretrained']
+        if len(pretrained) > 1:
+            raise ValueError('SepViT: init_cfg names more than one Pretrained '
+                             f'checkpoint: {pretrained}')
+        if others:
+            initialize(self, others)
         else:
-            super().init_weights()
+            self._init_released()
+        for cfg in pretrained:
+            state_dict = load_pretrained_state_dict(
+                cfg['checkpoint'], prefix=cfg.get('prefix'))
+            self.load_state_dict(
+                self.transfer_state_dict(state_dict, cfg['checkpoint']),
+                strict=False)
+        self._is_init = True
 
     def transfer_state_dict(self, state_dict: Dict[str, torch.Tensor],
                             source: str) -> Dict[str, torch.Tensor]:
@@ -699,14 +668,9 @@ class SepViT(BaseModule):
                 param.requires_grad = False
 
     def train(self, mode: bool = True) -> 'SepViT':
-        """Set train mode, keeping frozen stages (and with ``norm_eval`` all
-        normalisation layers) in eval mode."""
+        """Set train mode, keeping frozen stages in eval mode."""
         super().train(mode)
         self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, (_BatchNorm, nn.LayerNorm, nn.GroupNorm)):
-                    m.eval()
         return self
 
     def _check_input(self, x: torch.Tensor) -> None:
