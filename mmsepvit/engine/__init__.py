@@ -1,4 +1,7 @@
 from .optim_wrapper import CPUAmpOptimWrapper
-from .runner import RandomStateHook, SafeRunner
+from .runner import CheckpointCheckHook, RandomStateHook, SafeRunner
 
-__all__ = ['CPUAmpOptimWrapper', 'RandomStateHook', 'SafeRunner']
+__all__ = [
+    'CPUAmpOptimWrapper', 'CheckpointCheckHook', 'RandomStateHook',
+    'SafeRunner'
+]

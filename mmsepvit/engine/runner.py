@@ -5,10 +5,8 @@ and multi-process and mixed-precision runs on machines without a GPU."""
 import os
 import os.path as osp
 import random
-import re
-from collections import OrderedDict
 from datetime import timedelta
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -20,12 +18,10 @@ from mmengine.model import (BaseTTAModel, MMDistributedDataParallel,
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from mmsepvit.utils import (check_state_dict, get_state_dict,
-                            load_checkpoint_file)
+from mmsepvit.utils import check_state_dict, extract_state_dict
 
 
 def get_random_state() -> dict:
@@ -86,6 +82,40 @@ class RandomStateHook(Hook):
             self._before_val = None
 
 
+class CheckpointCheckHook(Hook):
+    """Check a checkpoint :class:`SafeRunner` loads before it reaches the
+    model, naming the file and every key at fault.
+
+    A checkpoint loaded to resume, test or validate must fit the model
+    exactly; one loaded for fine-tuning (``load_from``) may differ (another
+    number of classes, say) but must share weights with it. mmengine alone
+    would log a warning and go on with a partly random model.
+    """
+    priority = 'LOWEST'  # after hooks that edit it (EMAHook swaps weights)
+
+    def after_load_checkpoint(self, runner, checkpoint) -> None:
+        loading = getattr(runner, 'checkpoint_being_loaded', None)
+        if loading is None:  # not loaded through SafeRunner.load_checkpoint
+            return
+        source, strict = loading
+        if not isinstance(checkpoint, dict):
+            raise ValueError(f'{source} holds a {type(checkpoint).__name__}'
+                             ', not a checkpoint dict')
+        # What mmengine's Runner.load_checkpoint then loads.
+        state_dict = extract_state_dict(
+            checkpoint.get('state_dict', checkpoint), source)
+        model = runner.model
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
+        if strict:
+            check_state_dict(state_dict, model, source)
+        elif not set(state_dict) & set(model.state_dict()):
+            roots = sorted({k.split('.')[0] for k in state_dict})
+            raise ValueError(f'{source} shares no weight with '
+                             f'{type(model).__name__}: its keys start with '
+                             f'{roots}')
+
+
 def seed_worker_from_loader(worker_id: int) -> None:
     """Seed a data-loading worker from the seed PyTorch gave it.
 
@@ -113,12 +143,14 @@ class SafeRunner(Runner):
     - A checkpoint is written to a temporary file in the same folder and then
       renamed into place, so a crash during a save leaves the previous
       checkpoints (and ``last_checkpoint``) intact and never a torn file.
-    - Checkpoints are read with torch's weights-only unpickler; one that needs
-      arbitrary code is refused, naming the file. A resumed run, and the
-      ``load_from`` of :meth:`test` and :meth:`val` (whichever script set
-      it), must find exactly their model: every missing, unexpected or
-      mis-shaped key is named. A ``load_from`` for fine-tuning may differ
-      (another number of classes, say) but must share weights with the model.
+    - Checkpoints are read with torch's weights-only unpickler (mmsepvit
+      registers it as mmengine's loader of local files); one that needs
+      arbitrary code is refused, naming the file. :class:`CheckpointCheckHook`
+      then checks what is loaded: a resumed run, and the ``load_from`` of
+      :meth:`test` and :meth:`val` (whichever script set it), must find
+      exactly their model, every missing, unexpected or mis-shaped key named;
+      a ``load_from`` for fine-tuning may differ (another number of classes,
+      say) but must share weights with the model.
     - A dataset that cannot be built (a corrupt or missing annotation file, a
       missing folder) raises an error naming its type, ``data_root`` and
       ``ann_file``.
@@ -151,7 +183,12 @@ class SafeRunner(Runner):
             randomness=randomness,
             **kwargs)
         self.register_hook(RandomStateHook())
-        self._load_strictly = False
+        self.register_hook(CheckpointCheckHook())
+        # For CheckpointCheckHook: the file being loaded, and whether it must
+        # fit the model exactly (resume, test, val) or only share weights
+        # with it (load_from for fine-tuning).
+        self.checkpoint_being_loaded: Optional[Tuple[str, bool]] = None
+        self.load_strictly = False
 
     def setup_env(self, env_cfg: dict) -> None:
         if self.distributed and not torch.cuda.is_available() \
@@ -196,13 +233,15 @@ class SafeRunner(Runner):
         return super().build_optim_wrapper(optim_wrapper)
 
     def test(self) -> dict:
-        """Test, with the checkpoint of ``load_from`` loaded strictly."""
-        self._load_strictly = True
+        """mmengine's, with the checkpoint of ``load_from`` loaded
+        strictly."""
+        self.load_strictly = True
         return super().test()
 
     def val(self) -> dict:
-        """Validate, with the checkpoint of ``load_from`` loaded strictly."""
-        self._load_strictly = True
+        """mmengine's, with the checkpoint of ``load_from`` loaded
+        strictly."""
+        self.load_strictly = True
         return super().val()
 
     def save_checkpoint(self, out_dir: str, filename: str, *args,
@@ -219,43 +258,27 @@ class SafeRunner(Runner):
                         map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:
-        """Load ``filename`` into the model; strictly when resuming, testing,
-        validating or when ``strict``.
+        """mmengine's, with the checkpoint checked by
+        :class:`CheckpointCheckHook` before it reaches the model: strictly
+        when ``strict``, resuming, testing or validating.
 
         Raises:
             FileNotFoundError: ``filename`` does not exist.
             ValueError: It is no checkpoint, needs code to unpickle, or does
                 not fit the model (naming every key at fault).
         """
-        checkpoint = load_checkpoint_file(filename, map_location)
-        if not isinstance(checkpoint, dict):
-            raise ValueError(f'{filename} holds a {type(checkpoint).__name__}'
-                             ', not a checkpoint dict')
-        # Hooks may edit the checkpoint (EMAHook swaps in its weights).
-        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        source = checkpoint.get('state_dict', checkpoint)
-        state_dict = OrderedDict(get_state_dict(checkpoint, filename))
-        for pattern, replacement in revise_keys:
-            state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
-                                     for k, v in state_dict.items())
-        state_dict._metadata = getattr(source, '_metadata', OrderedDict())
+        self.checkpoint_being_loaded = (filename, strict
+                                        or self.load_strictly)
+        try:
+            return super().load_checkpoint(filename, map_location, strict,
+                                           revise_keys)
+        finally:
+            self.checkpoint_being_loaded = None
 
-        model = self.model
-        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-            model = model.module
-        strict = strict or self._resume or self._load_strictly
-        if strict:
-            check_state_dict(state_dict, model, filename)
-        elif not set(state_dict) & set(model.state_dict()):
-            roots = sorted({k.split('.')[0] for k in state_dict})
-            raise ValueError(f'{filename} shares no weight with '
-                             f'{type(model).__name__}: its keys start with '
-                             f'{roots}')
-        _load_checkpoint_to_model(
-            model, dict(state_dict=state_dict), strict, revise_keys=[])
-        self._has_loaded = True
-        self.logger.info(f'Load checkpoint from {filename}')
-        return checkpoint
+    def resume(self, *args, **kwargs) -> None:
+        """mmengine's, with the checkpoint loaded strictly."""
+        self.load_strictly = True
+        return super().resume(*args, **kwargs)
 
     @staticmethod
     def build_dataloader(dataloader: Union[DataLoader, Dict],

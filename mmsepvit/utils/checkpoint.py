@@ -50,21 +50,25 @@ def allow_mmengine_checkpoints() -> None:
     ])
 
 
-def load_checkpoint_file(filename: str,
-                         map_location: Union[str, Callable] = 'cpu') -> dict:
-    """Load a checkpoint (onto the CPU by default), never running pickled
-    code.
+def load_local_checkpoint(filename: str,
+                          map_location: Union[str, Callable, None] = None):
+    """Read a local checkpoint, never running pickled code.
+
+    mmsepvit registers this as mmengine's loader of local paths
+    (:func:`use_checked_local_loader`), so the runner, ``init_cfg``,
+    ``load_from`` and the Inferencers all read checkpoints this way.
 
     Raises:
-        FileNotFoundError: A local path that does not exist.
+        FileNotFoundError: ``filename`` does not exist.
         ValueError: A file that is not a PyTorch checkpoint, or one that needs
             arbitrary code to unpickle.
     """
-    if '://' not in filename and not osp.isfile(filename):
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint not found: {filename}')
     try:
-        return CheckpointLoader.load_checkpoint(
-            filename, map_location=map_location)
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r'GLOBAL ([\w.]+)', str(e))
         needs = f'the code of {found.group(1)}' if found else 'arbitrary code'
@@ -78,7 +82,14 @@ def load_checkpoint_file(filename: str,
                          f'{e}') from e
 
 
-def get_state_dict(checkpoint, source: str) -> StateDict:
+def use_checked_local_loader() -> None:
+    """Make :func:`load_local_checkpoint` mmengine's loader of local
+    paths."""
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_local_checkpoint, force=True)
+
+
+def extract_state_dict(checkpoint, source: str) -> StateDict:
     """The tensors of a checkpoint: its 'state_dict' or 'model' entry, or the
     checkpoint itself, with any DataParallel 'module.' prefix removed."""
     if isinstance(checkpoint, dict):
@@ -134,7 +145,9 @@ def check_state_dict(state_dict: StateDict, model: nn.Module,
 def load_pretrained_state_dict(filename: str,
                                prefix: Optional[str] = None) -> StateDict:
     """Read the tensors of ``filename`` under ``prefix`` (stripped)."""
-    state_dict = get_state_dict(load_checkpoint_file(filename), filename)
+    state_dict = extract_state_dict(
+        CheckpointLoader.load_checkpoint(filename, map_location='cpu'),
+        filename)
     if not prefix:
         return state_dict
     stripped = {

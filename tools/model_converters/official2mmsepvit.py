@@ -12,7 +12,7 @@ import os.path as osp
 import torch
 
 from mmsepvit.models.utils import convert_official_sepvit
-from mmsepvit.utils import get_state_dict, load_checkpoint_file
+from mmsepvit.utils import extract_state_dict, load_local_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,7 +24,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    state_dict = get_state_dict(load_checkpoint_file(args.src), args.src)
+    state_dict = extract_state_dict(
+        load_local_checkpoint(args.src, map_location='cpu'), args.src)
     converted, layout = convert_official_sepvit(state_dict)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(
