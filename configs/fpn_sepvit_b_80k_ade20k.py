@@ -2,10 +2,9 @@
 # released config ships 0.5).
 _base_ = './fpn_sepvit_t_80k_ade20k.py'
 
-pretrained = 'checkpoints/sepvit_b_in1k.pth'
 model = dict(
     backbone=dict(
         arch='base',
         drop_path_rate=0.4,
-        init_cfg=dict(checkpoint=pretrained)),
+        init_cfg=dict(checkpoint='checkpoints/sepvit_b_in1k.pth')),
     neck=dict(in_channels=[128, 256, 512, 1024]))

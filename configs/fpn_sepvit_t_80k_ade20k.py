@@ -5,22 +5,13 @@
 # lr constant; here the decay is real (to 0).
 _base_ = [
     'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py',
-    './_base_/mmsepvit_runtime.py'
+    './_base_/sepvit_t_dense.py'
 ]
 
-# ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
-pretrained = 'checkpoints/sepvit_t_in1k.pth'
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='SepViT',
-        arch='tiny',
-        drop_path_rate=0.2,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+    backbone={{_base_.sepvit_t}},
+    neck=dict(in_channels={{_base_.sepvit_t_channels}}))
 
 optim_wrapper = dict(
     _delete_=True,

@@ -5,20 +5,12 @@
 # 500-iteration warm-up.
 _base_ = [
     'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py',
-    './_base_/mmsepvit_runtime.py'
+    './_base_/sepvit_t_dense.py'
 ]
 
-pretrained = 'checkpoints/sepvit_t_in1k.pth'
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='SepViT',
-        arch='tiny',
-        drop_path_rate=0.3,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+    backbone={{_base_.sepvit_t_3x}},
+    neck=dict(in_channels={{_base_.sepvit_t_channels}}))
 
 max_epochs = 36
 param_scheduler = [
@@ -32,11 +24,4 @@ param_scheduler = [
         gamma=0.1)
 ]
 optim_wrapper = dict(
-    optimizer=dict(weight_decay=0.05),
-    paramwise_cfg=dict(
-        _delete_=True,
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.),
-            'norm': dict(decay_mult=0.),
-            'window_token': dict(decay_mult=0.)
-        }))
+    paramwise_cfg=dict(_delete_=True, custom_keys={{_base_.no_decay_keys}}))

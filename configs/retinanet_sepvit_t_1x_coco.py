@@ -5,21 +5,12 @@
 # ResNet-50 RetinaNet, which this inherits).
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
-    './_base_/mmsepvit_runtime.py'
+    './_base_/sepvit_t_dense.py'
 ]
 
-# ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
-pretrained = 'checkpoints/sepvit_t_in1k.pth'
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='SepViT',
-        arch='tiny',
-        drop_path_rate=0.2,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+    backbone={{_base_.sepvit_t}},
+    neck=dict(in_channels={{_base_.sepvit_t_channels}}))
 
 optim_wrapper = dict(
     _delete_=True,

@@ -52,9 +52,4 @@ param_scheduler = [
 ]
 optim_wrapper = dict(
     optimizer=dict(weight_decay=0.05),
-    paramwise_cfg=dict(
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.),
-            'norm': dict(decay_mult=0.),
-            'window_token': dict(decay_mult=0.)
-        }))
+    paramwise_cfg=dict(custom_keys={{_base_.no_decay_keys}}))

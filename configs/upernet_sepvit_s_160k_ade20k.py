@@ -1,9 +1,8 @@
 # UperNet with SepViT-S on ADE20K, 160K: drop path 0.3.
 _base_ = './upernet_sepvit_t_160k_ade20k.py'
 
-pretrained = 'checkpoints/sepvit_s_in1k.pth'
 model = dict(
     backbone=dict(
         arch='small',
         drop_path_rate=0.3,
-        init_cfg=dict(checkpoint=pretrained)))
+        init_cfg=dict(checkpoint='checkpoints/sepvit_s_in1k.pth')))

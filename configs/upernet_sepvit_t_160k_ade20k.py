@@ -5,29 +5,14 @@
 # path 0.2, no weight decay on position-encoding and norm parameters.
 _base_ = [
     'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',  # noqa
-    './_base_/mmsepvit_runtime.py'
+    './_base_/sepvit_t_dense.py'
 ]
 
-# ImageNet-1K weights of SepViT-T (see README: "Pretrained weights").
-pretrained = 'checkpoints/sepvit_t_in1k.pth'
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='SepViT',
-        arch='tiny',
-        drop_path_rate=0.2,
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    backbone={{_base_.sepvit_t}},
+    decode_head=dict(in_channels={{_base_.sepvit_t_channels}}),
     auxiliary_head=dict(in_channels=384))
 
 optim_wrapper = dict(
-    paramwise_cfg=dict(
-        _delete_=True,
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.),
-            'norm': dict(decay_mult=0.),
-            'window_token': dict(decay_mult=0.)
-        }))
+    paramwise_cfg=dict(_delete_=True, custom_keys={{_base_.no_decay_keys}}))
