@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -56,6 +57,33 @@ def _run_tool(cwd: Path, *args: str) -> str:
 @pytest.fixture(scope='session')
 def run_tool():
     return _run_tool
+
+
+def _newest_metrics(work_dir: Path) -> dict:
+    """The last scalars mmengine wrote (the metrics of a test or validation
+    run) in the newest run under ``work_dir``."""
+    scalars = sorted(work_dir.glob('*/vis_data/scalars.json'))[-1]
+    return json.loads(scalars.read_text().splitlines()[-1])
+
+
+@pytest.fixture(scope='session')
+def read_metrics():
+    return _newest_metrics
+
+
+def _fit_one_batch(model, data: dict, optim_wrapper, steps: int) -> list:
+    """Train ``model`` on the same batch ``steps`` times; the losses."""
+    torch.manual_seed(0)
+    model.train()
+    return [
+        float(model.train_step(data, optim_wrapper)['loss'])
+        for _ in range(steps)
+    ]
+
+
+@pytest.fixture(scope='session')
+def fit_one_batch():
+    return _fit_one_batch
 
 
 class TinyModel(BaseModel):
