@@ -42,7 +42,8 @@ if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
     "${pip[@]}" "$wheel_cache"/mmcv-2.1.0-*.whl
 fi
 
-"${pip[@]}" -r "$root/requirements.txt" pytest openmim
+# The tests also drive mim; tools/lint.sh runs the lint set.
+"${pip[@]}" -r "$root/requirements.txt" pytest openmim flake8 isort yapf
 "${pip[@]}" --no-deps --no-build-isolation -e "$root"
 
 echo "$want" >"$stamp"
