@@ -2,5 +2,7 @@
 _base_ = './retinanet_sepvit_t_3x_ms_coco.py'
 
 model = dict(
-    backbone=dict(arch='small', init_cfg=dict(checkpoint='checkpoints/sepvit_s_in1k.pth')))
+    backbone=dict(
+        arch='small',
+        init_cfg=dict(checkpoint='checkpoints/sepvit_s_in1k.pth')))
 optim_wrapper = dict(optimizer=dict(weight_decay=0.1))

@@ -2,7 +2,8 @@
 _base_ = './sepvit_t_300e_in1k.py'
 
 model = dict(
-    backbone=dict(arch='base', drop_path_rate=0.5), head=dict(in_channels=1024))
+    backbone=dict(arch='base', drop_path_rate=0.5),
+    head=dict(in_channels=1024))
 optim_wrapper = dict(optimizer=dict(weight_decay=0.1))
 
 warmup_epochs = 20

@@ -102,6 +102,7 @@ class TinyModel(BaseModel):
 def tiny_runner():
     """Make a SafeRunner of a :class:`TinyModel` of ``width`` inputs: 2
     shuffled batches an epoch, a checkpoint every epoch, seed 0."""
+
     def make(work_dir: Path,
              max_epochs: int = 3,
              width: int = 2,

@@ -27,7 +27,10 @@ def test_table_has_ratios_to_sepvit_t():
     figures = {key: 2.0 for key, *_ in benchmark.COLUMNS}
     table = benchmark.format_table({
         'SepViT-T': figures,
-        'Swin-T': {key: 3.0 for key in figures}
+        'Swin-T': {
+            key: 3.0
+            for key in figures
+        }
     })
     header, rule, sepvit, swin = table.splitlines()
     assert 'lat 800x1280 (ms)' in header and set(rule) <= {'|', '-'}

@@ -39,20 +39,19 @@ def toy_checkpoint(toy_workspace, run_tool):
 def test_tools_test_reports_top1_and_draws(toy_workspace, toy_checkpoint,
                                            run_tool, read_metrics):
     work_dir = toy_workspace / 'work_dirs' / 'toy_classifier'
-    log = run_tool(toy_workspace, ROOT / 'tools' / 'test.py', TOY_CONFIG,
-                   toy_checkpoint, '--work-dir', work_dir, '--show-dir',
-                   'drawn')
+    run_tool(toy_workspace, ROOT / 'tools' / 'test.py', TOY_CONFIG,
+             toy_checkpoint, '--work-dir', work_dir, '--show-dir', 'drawn')
     assert 0 <= read_metrics(work_dir)['accuracy/top1'] <= 100
     assert len(list((work_dir / 'drawn').glob('*.png'))) == 10
 
 
 def test_trained_classifier_initialises_the_dense_backbone(toy_checkpoint):
-    classifier = torch.load(
-        toy_checkpoint, weights_only=True)['state_dict']
+    classifier = torch.load(toy_checkpoint, weights_only=True)['state_dict']
     dense = SepViT(
         arch='lite',
         init_cfg=dict(
-            type='Pretrained', checkpoint=str(toy_checkpoint),
+            type='Pretrained',
+            checkpoint=str(toy_checkpoint),
             prefix='backbone.'))
     dense.init_weights()
     backbone = {
@@ -66,10 +65,10 @@ def test_trained_classifier_initialises_the_dense_backbone(toy_checkpoint):
     # window at the classifier's size, and the stage norms 0-2.
     fresh = dense_state.keys() - backbone.keys()
     assert fresh and all(
-        re.search(r'\.attn\.token_(norm|qk)\.|^norm[012]\.', k)
-        for k in fresh)
-    assert all(k.endswith('.window_token') for k in backbone.keys() -
-               dense_state.keys())
+        re.search(r'\.attn\.token_(norm|qk)\.|^norm[012]\.', k) for k in fresh)
+    assert all(
+        k.endswith('.window_token')
+        for k in backbone.keys() - dense_state.keys())
 
 
 def test_toy_classifier_learns_a_batch(toy_workspace, fit_one_batch):
@@ -85,7 +84,7 @@ def test_toy_classifier_learns_a_batch(toy_workspace, fit_one_batch):
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    losses = fit_one_batch(model, pseudo_collate([dataset[i]
-                                                  for i in range(4)]),
+    losses = fit_one_batch(model,
+                           pseudo_collate([dataset[i] for i in range(4)]),
                            build_optim_wrapper(model, cfg.optim_wrapper), 10)
     assert losses[-1] < 0.5 * losses[0], losses

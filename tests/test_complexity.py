@@ -127,8 +127,8 @@ def test_mmdet_get_flops_counts_sepvit(toy_workspace, run_tool):
                    '--num-images', '1')
     assert 'Input shape: (128, 128)' in log
     expected = model_complexity(Config.fromfile(str(config)), (128, 128))
-    assert printed_gflops(log) == pytest.approx(expected['flops'] / 1e9,
-                                                rel=1e-3)
+    assert printed_gflops(log) == pytest.approx(
+        expected['flops'] / 1e9, rel=1e-3)
 
 
 def test_unknown_codebase_is_named():

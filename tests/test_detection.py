@@ -88,8 +88,10 @@ def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
             metainfo=dict(classes=SHAPES),
             pipeline=[
                 dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations', with_bbox=True,
-                     with_mask=with_mask),
+                dict(
+                    type='LoadAnnotations',
+                    with_bbox=True,
+                    with_mask=with_mask),
                 dict(type='Resize', scale=(96, 96), keep_ratio=True),
                 dict(type='PackDetInputs')
             ]))
@@ -125,28 +127,28 @@ def test_toy_retinanet_learns_a_batch(toy_workspace, fit_one_batch):
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    losses = fit_one_batch(model, pseudo_collate([dataset[i]
-                                                  for i in range(4)]),
+    losses = fit_one_batch(model,
+                           pseudo_collate([dataset[i] for i in range(4)]),
                            build_optim_wrapper(model, cfg.optim_wrapper), 6)
     assert min(losses[1:]) < 0.75 * losses[0], losses
 
 
-def test_toy_mask_rcnn_trains_and_tools_test_evaluates(
-        toy_workspace, run_tool, read_metrics):
+def test_toy_mask_rcnn_trains_and_tools_test_evaluates(toy_workspace, run_tool,
+                                                       read_metrics):
     work_dir = toy_workspace / 'work_dirs' / 'mask_rcnn'
     run_tool(toy_workspace, str(ROOT / 'tools' / 'train.py'),
-             str(TOY_MASK_RCNN), '--work-dir', str(work_dir),
-             '--cfg-options', 'train_cfg.max_epochs=1',
-             'train_cfg.val_interval=1')
+             str(TOY_MASK_RCNN), '--work-dir', str(work_dir), '--cfg-options',
+             'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
     checkpoint = work_dir / 'epoch_1.pth'
     assert checkpoint.is_file()
     saved = torch.load(checkpoint, weights_only=True)
     assert saved['meta']['epoch'] == 1 and saved['meta']['iter'] == 2
 
     out = toy_workspace / 'predictions.pkl'
-    log = run_tool(toy_workspace, str(ROOT / 'tools' / 'test.py'),
-                   str(TOY_MASK_RCNN), str(checkpoint), '--work-dir',
-                   str(work_dir), '--show-dir', 'drawn', '--out', str(out))
+    run_tool(toy_workspace,
+             str(ROOT / 'tools' / 'test.py'), str(TOY_MASK_RCNN),
+             str(checkpoint), '--work-dir', str(work_dir), '--show-dir',
+             'drawn', '--out', str(out))
     metrics = read_metrics(work_dir)
     assert 0 <= metrics['coco/bbox_mAP'] <= 1
     assert 0 <= metrics['coco/segm_mAP'] <= 1
@@ -159,12 +161,13 @@ def test_toy_mask_rcnn_trains_and_tools_test_evaluates(
 
 def test_resume_continues_from_the_saved_epoch(toy_workspace, run_tool):
     work_dir = toy_workspace / 'work_dirs' / 'retinanet_resume'
-    train = [str(ROOT / 'tools' / 'train.py'), str(TOY_RETINANET),
-             '--work-dir', str(work_dir), '--cfg-options',
-             'default_hooks.checkpoint.interval=1']
+    train = [
+        str(ROOT / 'tools' / 'train.py'),
+        str(TOY_RETINANET), '--work-dir',
+        str(work_dir), '--cfg-options', 'default_hooks.checkpoint.interval=1'
+    ]
     run_tool(toy_workspace, *train, 'train_cfg.max_epochs=1')
-    log = run_tool(toy_workspace, *train, 'train_cfg.max_epochs=2',
-                   '--resume')
+    log = run_tool(toy_workspace, *train, 'train_cfg.max_epochs=2', '--resume')
     assert 'resumed epoch: 1, iter: 2' in log
     assert 'Epoch(train) [1]' not in log.split('resumed epoch')[1]
     saved = torch.load(work_dir / 'epoch_2.pth', weights_only=True)
@@ -174,9 +177,13 @@ def test_resume_continues_from_the_saved_epoch(toy_workspace, run_tool):
 
 def test_missing_resume_checkpoint_is_named(toy_workspace):
     result = subprocess.run([
-        sys.executable, str(ROOT / 'tools' / 'train.py'), str(TOY_RETINANET),
-        '--resume', 'no/such.pth'
-    ], cwd=toy_workspace, capture_output=True, text=True)
+        sys.executable,
+        str(ROOT / 'tools' / 'train.py'),
+        str(TOY_RETINANET), '--resume', 'no/such.pth'
+    ],
+                            cwd=toy_workspace,
+                            capture_output=True,
+                            text=True)
     assert result.returncode != 0
     assert 'checkpoint not found: no/such.pth' in result.stderr
 
@@ -185,10 +192,15 @@ def test_two_process_cpu_training(toy_workspace):
     work_dir = toy_workspace / 'work_dirs' / 'retinanet_dist'
     env = dict(os.environ, PYTHON=sys.executable, PORT='29517')
     result = subprocess.run([
-        'bash', str(ROOT / 'tools' / 'dist_train.sh'), str(TOY_RETINANET),
-        '2', '--work-dir', str(work_dir), '--cfg-options',
-        'train_cfg.max_epochs=1'
-    ], cwd=toy_workspace, env=env, capture_output=True, text=True)
+        'bash',
+        str(ROOT / 'tools' / 'dist_train.sh'),
+        str(TOY_RETINANET), '2', '--work-dir',
+        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1'
+    ],
+                            cwd=toy_workspace,
+                            env=env,
+                            capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert 'Distributed training: True' in log

@@ -127,8 +127,8 @@ def test_frozen_stages_train_in_two_processes(frozen_run):
     ids=['with_cp', 'out_indices'])
 def test_fine_tuning_options_train_in_two_processes(toy_workspace, options):
     work_dir = toy_workspace / 'work_dirs' / f'dist_{len(options)}'
-    log = succeeded(dist_train(toy_workspace, work_dir, 29532 + len(options),
-                               *options))
+    log = succeeded(
+        dist_train(toy_workspace, work_dir, 29532 + len(options), *options))
     assert 'Epoch(train) [2][1/1]' in log
     first, second = (weights(work_dir / f'epoch_{i}.pth') for i in (1, 2))
     name = 'backbone.stages.0.blocks.0.attn.qkv.weight'
@@ -208,8 +208,8 @@ def mmdet_checkpoint(toy_workspace):
     work_dir = toy_workspace / 'work_dirs' / 'mmdet_tools'
     train = [
         sys.executable,
-        package_tool(mmdet, 'train.py'), TOY_RETINANET, '--work-dir',
-        work_dir, '--cfg-options', 'default_hooks.checkpoint.interval=1'
+        package_tool(mmdet, 'train.py'), TOY_RETINANET, '--work-dir', work_dir,
+        '--cfg-options', 'default_hooks.checkpoint.interval=1'
     ]
     succeeded(run(toy_workspace, *train, 'train_cfg.max_epochs=1'))
     log = succeeded(
@@ -245,9 +245,8 @@ def test_mmdet_test_loads_strictly(toy_workspace, mmdet_checkpoint, tmp_path):
     state_dict['bbox_head.extra.weight'] = torch.zeros(1)
     doctored = tmp_path / 'doctored.pth'
     torch.save(checkpoint, doctored)
-    result = run(toy_workspace, sys.executable,
-                 package_tool(mmdet, 'test.py'), TOY_RETINANET, doctored,
-                 '--work-dir', tmp_path)
+    result = run(toy_workspace, sys.executable, package_tool(mmdet, 'test.py'),
+                 TOY_RETINANET, doctored, '--work-dir', tmp_path)
     assert result.returncode != 0
     assert 'bbox_head.retina_cls.bias' in result.stderr
     assert 'bbox_head.extra.weight' in result.stderr
@@ -257,10 +256,10 @@ def test_mmdet_test_loads_strictly(toy_workspace, mmdet_checkpoint, tmp_path):
 def mmseg_checkpoint(toy_workspace):
     work_dir = toy_workspace / 'work_dirs' / 'mmseg_tools'
     succeeded(
-        run(toy_workspace, sys.executable, package_tool(mmseg, 'train.py'),
-            TOY_FPN, '--work-dir', work_dir, '--cfg-options',
-            'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-            'default_hooks.checkpoint.interval=4'))
+        run(toy_workspace, sys.executable, package_tool(mmseg,
+                                                        'train.py'), TOY_FPN,
+            '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=4',
+            'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4'))
     return work_dir / 'iter_4.pth'
 
 
@@ -279,10 +278,10 @@ def mim_checkpoint(toy_workspace):
     mmpretrain's own tools/train.py: 3 epochs, just past the warm-up."""
     work_dir = toy_workspace / 'work_dirs' / 'mim'
     succeeded(
-        run(toy_workspace, Path(VENV_BIN) / 'mim', 'train', 'mmpretrain',
-            TOY_CLASSIFIER, '--work-dir', work_dir, '--cfg-options',
-            'train_cfg.max_epochs=3', 'train_cfg.val_interval=3',
-            'default_hooks.checkpoint.interval=3'))
+        run(toy_workspace,
+            Path(VENV_BIN) / 'mim', 'train', 'mmpretrain', TOY_CLASSIFIER,
+            '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=3',
+            'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3'))
     return work_dir / 'epoch_3.pth'
 
 
@@ -290,8 +289,9 @@ def test_mim_train_and_test(toy_workspace, mim_checkpoint):
     saved = torch.load(mim_checkpoint, weights_only=True)
     assert 'random_state' in saved['meta']
     log = succeeded(
-        run(toy_workspace, Path(VENV_BIN) / 'mim', 'test', 'mmpretrain',
-            TOY_CLASSIFIER, '--checkpoint', mim_checkpoint, '--work-dir',
+        run(toy_workspace,
+            Path(VENV_BIN) / 'mim', 'test', 'mmpretrain', TOY_CLASSIFIER,
+            '--checkpoint', mim_checkpoint, '--work-dir',
             mim_checkpoint.parent))
     assert 'accuracy/top1' in log
 
@@ -319,9 +319,8 @@ def test_seg_inferencer(toy_workspace, mmseg_checkpoint, tmp_path):
     inferencer = MMSegInferencer(
         model=str(TOY_FPN), weights=str(mmseg_checkpoint), device='cpu')
     assert list(inferencer.model.dataset_meta['classes']) == list(ADE_CLASSES)
-    image = next(
-        (toy_workspace / 'data' / 'toy_ade20k' / 'images' /
-         'validation').glob('*.jpg'))
+    image = next((toy_workspace / 'data' / 'toy_ade20k' / 'images' /
+                  'validation').glob('*.jpg'))
     result = inferencer(str(image), out_dir=str(tmp_path))
     assert result['predictions'].shape == (128, 128)
     assert result['predictions'].max() < len(ADE_CLASSES)
@@ -335,7 +334,8 @@ def test_classification_inferencer(toy_workspace, mim_checkpoint):
     # is current (the other Inferencers leave theirs behind).
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         inferencer = ImageClassificationInferencer(
-            model=str(TOY_CLASSIFIER), pretrained=str(mim_checkpoint),
+            model=str(TOY_CLASSIFIER),
+            pretrained=str(mim_checkpoint),
             device='cpu')
         result = inferencer(str(image))[0]
     assert result['pred_class'] in IMAGENET_CLASSES

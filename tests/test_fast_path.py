@@ -3,13 +3,12 @@ import pytest
 import torch
 import torch._dynamo
 
-from mmsepvit.models import SepViT
-from mmsepvit.models import fused_linear
+from mmsepvit.models import SepViT, fused_linear
 from mmsepvit.models.fused_linear import linear, onednn_applies
 
 
-@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16],
-                         ids=['bf16', 'fp16'])
+@pytest.mark.parametrize(
+    'dtype', [torch.bfloat16, torch.float16], ids=['bf16', 'fp16'])
 def test_autocast_at_800x1280_stays_finite(dtype):
     """fp16's range is the risk: 1334 windows meet in stage 1's pointwise
     attention at this size."""

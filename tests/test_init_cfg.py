@@ -60,8 +60,7 @@ def test_pretrained_in_an_init_cfg_list(lite_checkpoint):
 def test_two_pretrained_checkpoints_are_refused(lite_checkpoint):
     path, _ = lite_checkpoint
     model = SepViT(
-        arch='lite',
-        init_cfg=[dict(type='Pretrained', checkpoint=path)] * 2)
+        arch='lite', init_cfg=[dict(type='Pretrained', checkpoint=path)] * 2)
     with pytest.raises(ValueError, match='more than one Pretrained'):
         model.init_weights()
 
@@ -120,8 +119,8 @@ def test_unexpected_keys_are_named(tmp_path):
     torch.save(state_dict, path)
     model = SepViT(
         arch='lite', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(ValueError,
-                       match=r'unexpected 1: stages.0.adapter.weight'):
+    with pytest.raises(
+            ValueError, match=r'unexpected 1: stages.0.adapter.weight'):
         model.init_weights()
 
 
@@ -166,13 +165,15 @@ def test_classifier_checkpoint_transfers_into_the_dense_backbone(tmp_path):
         param.data.uniform_(-1, 1)
     source = classifier.state_dict()
     path = tmp_path / 'classifier.pth'
-    torch.save({
-        'state_dict': {
-            **{f'backbone.{k}': v
-               for k, v in source.items()}, 'head.fc.weight':
-            torch.zeros(10, 256)
-        }
-    }, path)
+    torch.save(
+        {
+            'state_dict': {
+                **{
+                    f'backbone.{k}': v
+                    for k, v in source.items()
+                }, 'head.fc.weight': torch.zeros(10, 256)
+            }
+        }, path)
 
     dense = SepViT(
         arch='lite',
@@ -195,9 +196,12 @@ def test_classifier_checkpoint_transfers_into_the_dense_backbone(tmp_path):
                 'stages.2.blocks.1', 'stages.2.blocks.3', 'stages.2.blocks.5',
                 'stages.3.blocks.0', 'stages.3.blocks.1'
             }
-    assert {k for k in fresh if '.attn.' not in k} == {
-        f'norm{i}.{p}' for i in range(3) for p in ('weight', 'bias')
-    }
+    assert {k
+            for k in fresh if '.attn.' not in k} == {
+                f'norm{i}.{p}'
+                for i in range(3)
+                for p in ('weight', 'bias')
+            }
     for name in carried:
         torch.testing.assert_close(loaded[name], source[name], msg=name)
     for name in fresh:

@@ -15,29 +15,30 @@ CONVERTER = ROOT / 'tools' / 'model_converters' / 'official2mmsepvit.py'
 
 
 def max_relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual - expected).abs().max() /
-            expected.abs().max()).item()
+    return ((actual - expected).abs().max() / expected.abs().max()).item()
 
 
 def convert_with_tool(tmp_path, state_dict: dict, name: str) -> str:
     src, dst = tmp_path / f'{name}_released.pth', tmp_path / f'{name}.pth'
     torch.save({'model': state_dict}, src)
-    subprocess.run([sys.executable, str(CONVERTER), str(src), str(dst)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(CONVERTER),
+         str(src), str(dst)], check=True)
     return str(dst)
 
 
 # Inference runs the linear layers on oneDNN's fused kernel, autograd on
 # PyTorch's: both must reproduce the released code.
-PATHS = pytest.mark.parametrize('grad', [False, True],
-                                ids=['inference', 'autograd'])
+PATHS = pytest.mark.parametrize(
+    'grad', [False, True], ids=['inference', 'autograd'])
 
 
 @PATHS
 def test_dense_backbone_parity(tmp_path, reference, grad):
     path = convert_with_tool(tmp_path, reference['dense_state_dict'], 'dense')
     model = SepViT(
-        arch={k: reference['arch'][k] for k in SepViT.arch_keys},
+        arch={k: reference['arch'][k]
+              for k in SepViT.arch_keys},
         window_token='zero',
         init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
     model.init_weights()
@@ -78,22 +79,26 @@ def test_classifier_parity(tmp_path, reference, grad):
     classifier.eval()
     with torch.set_grad_enabled(grad):
         logits = classifier(reference['classifier_input'], mode='tensor')
-    assert max_relative_error(logits.detach(), reference['classifier_logits']) < 1e-5
+    assert max_relative_error(logits.detach(),
+                              reference['classifier_logits']) < 1e-5
 
 
 def test_converter_reports_layouts(reference):
     _, layout = convert_official_sepvit(reference['classifier_state_dict'])
     assert layout == 'classifier'
-    converted, layout = convert_official_sepvit(
-        {f'backbone.{k}': v
-         for k, v in reference['dense_state_dict'].items()})
+    converted, layout = convert_official_sepvit({
+        f'backbone.{k}': v
+        for k, v in reference['dense_state_dict'].items()
+    })
     assert layout == 'dense'
-    assert all(k.startswith('backbone.stages.') or k.startswith('backbone.norm')
-               for k in converted)
+    assert all(
+        k.startswith('backbone.stages.') or k.startswith('backbone.norm')
+        for k in converted)
 
 
 def test_converter_rejects_foreign_keys(reference):
-    state_dict = dict(reference['dense_state_dict'], **{'cls_token': torch.zeros(1)})
+    state_dict = dict(reference['dense_state_dict'],
+                      **{'cls_token': torch.zeros(1)})
     with pytest.raises(ValueError, match='cls_token'):
         convert_official_sepvit(state_dict)
     with pytest.raises(ValueError, match='no "patch_embeds." keys'):

@@ -24,8 +24,10 @@ RECIPES = {
     'upernet_sepvit_s_160k_ade20k': ('small', 6e-5, 0.01, 0.3, 160000),
     'upernet_sepvit_b_160k_ade20k': ('base', 6e-5, 0.03, 0.5, 160000),
 }
-CHANNELS = dict(tiny=[96, 192, 384, 768], small=[96, 192, 384, 768],
-                base=[128, 256, 512, 1024])
+CHANNELS = dict(
+    tiny=[96, 192, 384, 768],
+    small=[96, 192, 384, 768],
+    base=[128, 256, 512, 1024])
 
 
 def test_every_paper_config_is_present():
@@ -69,8 +71,8 @@ def test_config_follows_the_paper(config):
 
 @pytest.mark.parametrize('config', SEG_CONFIGS, ids=lambda p: p.stem)
 def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
-    from mmseg.registry import DATASETS, MODELS
     from mmengine.dataset import pseudo_collate
+    from mmseg.registry import DATASETS, MODELS
     cfg = Config.fromfile(str(config))
     init_default_scope('mmseg')
     cfg.model.backbone.init_cfg = None
@@ -107,20 +109,20 @@ def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
     assert results[0].pred_sem_seg.data.shape == (1, 128, 128)
 
 
-@pytest.mark.parametrize('config', [TOY_FPN, TOY_UPERNET],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    'config', [TOY_FPN, TOY_UPERNET], ids=lambda p: p.stem)
 def test_toy_run_evaluates_miou_through_tools_test(config, toy_workspace,
                                                    run_tool, read_metrics):
     work_dir = toy_workspace / 'work_dirs' / config.stem
-    run_tool(toy_workspace, str(ROOT / 'tools' / 'train.py'), str(config),
-             '--work-dir', str(work_dir), '--cfg-options',
-             'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-             'default_hooks.checkpoint.interval=4')
+    run_tool(toy_workspace,
+             str(ROOT / 'tools' / 'train.py'), str(config), '--work-dir',
+             str(work_dir), '--cfg-options', 'train_cfg.max_iters=4',
+             'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4')
     checkpoint = work_dir / 'iter_4.pth'
     assert torch.load(checkpoint, weights_only=True)['meta']['iter'] == 4
-    log = run_tool(toy_workspace, str(ROOT / 'tools' / 'test.py'),
-                   str(config), str(checkpoint), '--work-dir', str(work_dir),
-                   '--show-dir', 'drawn')
+    run_tool(toy_workspace, str(ROOT / 'tools' / 'test.py'), str(config),
+             str(checkpoint), '--work-dir', str(work_dir), '--show-dir',
+             'drawn')
     single_scale = read_metrics(work_dir)
     assert 0 <= single_scale['mIoU'] <= 100
     assert len(list((work_dir / 'drawn').rglob('*.png'))) == 4
@@ -142,7 +144,7 @@ def test_toy_fpn_learns_a_batch(toy_workspace, fit_one_batch):
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    losses = fit_one_batch(model, pseudo_collate([dataset[i]
-                                                  for i in range(4)]),
+    losses = fit_one_batch(model,
+                           pseudo_collate([dataset[i] for i in range(4)]),
                            build_optim_wrapper(model, cfg.optim_wrapper), 10)
     assert losses[-1] < 0.5 * losses[0], losses

@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from mmsepvit.models import SepViT
 from mmsepvit.models.backbones.sepvit import SepViTBlock
@@ -34,8 +33,9 @@ def test_tiny_at_224():
     model = SepViT(arch='t').eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 224, 224))
-    assert [tuple(o.shape) for o in outs] == [(1, 96, 56, 56), (1, 192, 28, 28),
-                                             (1, 384, 14, 14), (1, 768, 7, 7)]
+    assert [tuple(o.shape)
+            for o in outs] == [(1, 96, 56, 56), (1, 192, 28, 28),
+                               (1, 384, 14, 14), (1, 768, 7, 7)]
 
 
 def test_outputs_are_normed_stage_features():
@@ -50,8 +50,9 @@ def test_outputs_are_normed_stage_features():
             out.var(1, unbiased=False), torch.ones(()), atol=1e-3)
 
 
-@pytest.mark.parametrize('out_indices,expected', [((0, ), [0]), ((1, 3), [1, 3]),
-                                                  (-1, [3]), ((2, -1), [2, 3])])
+@pytest.mark.parametrize('out_indices,expected', [((0, ), [0]),
+                                                  ((1, 3), [1, 3]), (-1, [3]),
+                                                  ((2, -1), [2, 3])])
 def test_out_indices(out_indices, expected):
     torch.manual_seed(0)
     full = SepViT(arch='lite').eval()
@@ -170,8 +171,9 @@ def test_window_token_modes_take_any_size(window_token):
     if window_token == 'zero':
         assert all(t is None for t in tokens)
     else:
-        assert all(t.shape == (1, 1, 1, m) for t, m in zip(
-            tokens, [32] + [64] * 2 + [128] * 6 + [256] * 2))
+        assert all(t.shape == (1, 1, 1, m)
+                   for t, m in zip(tokens, [32] + [64] * 2 + [128] * 6 +
+                                   [256] * 2))
         assert all((t == 0).all() for t in tokens)
 
 
@@ -205,8 +207,8 @@ def test_per_window_tokens_follow_the_release():
         assert hasattr(block.attn, 'token_qk') != single
     assert all(b.window_token is None and not b.attn.pointwise
                for b in blocks[3])
-    assert [n for n, _ in model.named_children() if n.startswith('norm')
-            ] == ['norm3']
+    assert [n for n, _ in model.named_children()
+            if n.startswith('norm')] == ['norm3']
     with torch.no_grad():
         (out, ) = model.eval()(torch.randn(1, 3, 224, 224))
     assert out.shape == (1, 768, 7, 7)
@@ -222,8 +224,10 @@ def test_per_window_tokens_at_a_size_that_needs_padding():
         stage_norm=False,
         out_indices=(3, ))
     # Stage maps 16x24 and 8x12, padded to whole 7- and 14-windows.
-    tokens = [[None if b.window_token is None else b.window_token.shape[1]
-               for b in stage.blocks] for stage in model.stages]
+    tokens = [[
+        None if b.window_token is None else b.window_token.shape[1]
+        for b in stage.blocks
+    ] for stage in model.stages]
     assert tokens == [[12], [4, None], [None] * 6, [None] * 2]
     with torch.no_grad():
         (out, ) = model.eval()(torch.randn(2, 3, 64, 96))
@@ -235,18 +239,31 @@ def test_per_window_tokens_at_a_size_that_needs_padding():
     (dict(arch=42), TypeError, 'arch must be a name or a dict'),
     (dict(arch=dict(embed_dims=[32], num_heads=[1], depths=[1])), ValueError,
      r"missing \['window_sizes'\]"),
-    (dict(arch=dict(embed_dims=[32], num_heads=[1], depths=[1],
-                    window_sizes=[[7]], mlp_ratio=4)), ValueError,
-     r"unexpected \['mlp_ratio'\]"),
-    (dict(arch=dict(embed_dims=[32, 64], num_heads=[1], depths=[1, 1],
-                    window_sizes=[[7], [7]])), ValueError,
-     'one value per stage'),
-    (dict(arch=dict(embed_dims=[30], num_heads=[4], depths=[1],
-                    window_sizes=[[7]])), ValueError, 'not divisible'),
-    (dict(arch=dict(embed_dims=[32], num_heads=[1], depths=[2],
-                    window_sizes=[[7]])), ValueError, 'depth 2 but 1 window'),
-    (dict(arch=dict(embed_dims=[32], num_heads=[1], depths=[1],
-                    window_sizes=[[0]])), ValueError, 'positive integers'),
+    (dict(
+        arch=dict(
+            embed_dims=[32],
+            num_heads=[1],
+            depths=[1],
+            window_sizes=[[7]],
+            mlp_ratio=4)), ValueError, r"unexpected \['mlp_ratio'\]"),
+    (dict(
+        arch=dict(
+            embed_dims=[32, 64],
+            num_heads=[1],
+            depths=[1, 1],
+            window_sizes=[[7], [7]])), ValueError, 'one value per stage'),
+    (dict(
+        arch=dict(
+            embed_dims=[30], num_heads=[4], depths=[1], window_sizes=[[7]])),
+     ValueError, 'not divisible'),
+    (dict(
+        arch=dict(
+            embed_dims=[32], num_heads=[1], depths=[2], window_sizes=[[7]])),
+     ValueError, 'depth 2 but 1 window'),
+    (dict(
+        arch=dict(
+            embed_dims=[32], num_heads=[1], depths=[1], window_sizes=[[0]])),
+     ValueError, 'positive integers'),
     (dict(out_indices=(0, 4)), ValueError, 'outside the 4 stages'),
     (dict(out_indices=()), TypeError, 'non-empty'),
     (dict(frozen_stages=5), ValueError, r'frozen_stages must be in \[-1, 4\]'),
@@ -259,9 +276,10 @@ def test_per_window_tokens_at_a_size_that_needs_padding():
     (dict(stage_norm=False), ValueError, r'out_indices must be \(3, \)'),
     (dict(drop_path_rate=1.0), ValueError, 'drop_path_rate'),
     (dict(pretrained=3), TypeError, 'checkpoint path'),
-    (dict(pretrained='a.pth', init_cfg=dict(type='Pretrained',
-                                            checkpoint='b.pth')),
-     ValueError, 'not both'),
+    (dict(
+        pretrained='a.pth',
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='b.pth')), ValueError, 'not both'),
 ])
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

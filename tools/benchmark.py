@@ -29,12 +29,18 @@ import mmsepvit  # noqa: F401  (registers SepViT)
 
 # name: the config whose backbone is measured.
 BACKBONES = {
-    'SepViT-T': 'configs/retinanet_sepvit_t_1x_coco.py',
-    'SepViT-S': 'configs/retinanet_sepvit_s_1x_coco.py',
-    'SepViT-B': 'configs/upernet_sepvit_b_160k_ade20k.py',
-    'Swin-T': 'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
-    'Swin-S': 'mmdet::swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py',
-    'PVTv2-b2': 'mmdet::pvt/retinanet_pvtv2-b2_fpn_1x_coco.py',
+    'SepViT-T':
+    'configs/retinanet_sepvit_t_1x_coco.py',
+    'SepViT-S':
+    'configs/retinanet_sepvit_s_1x_coco.py',
+    'SepViT-B':
+    'configs/upernet_sepvit_b_160k_ade20k.py',
+    'Swin-T':
+    'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
+    'Swin-S':
+    'mmdet::swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py',
+    'PVTv2-b2':
+    'mmdet::pvt/retinanet_pvtv2-b2_fpn_1x_coco.py',
     'Twins-SVT-S':
     'mmseg::twins/twins_svt-s_fpn_fpnhead_8xb4-80k_ade20k-512x512.py',
 }
@@ -65,7 +71,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--json', help='also write the raw figures to this file')
     parser.add_argument(
-        '--measure', nargs=3, metavar=('MODEL', 'DEVICE', 'PART'),
+        '--measure',
+        nargs=3,
+        metavar=('MODEL', 'DEVICE', 'PART'),
         help=argparse.SUPPRESS)  # the per-process worker
     return parser.parse_args()
 
@@ -87,7 +95,9 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def median_seconds(step: Callable[[], None], device: str, runs: int,
+def median_seconds(step: Callable[[], None],
+                   device: str,
+                   runs: int,
                    warmup: int = 2) -> float:
     for _ in range(warmup):
         step()
@@ -108,8 +118,8 @@ def measure_inference(model: torch.nn.Module, device: str,
     results = {}
     for key, shape in (('224', (224, 224)), ('800x1280', (800, 1280))):
         for mode, batch in (('latency', 1),
-                            ('throughput', batches['small' if key == '224'
-                                                   else 'large'])):
+                            ('throughput',
+                             batches['small' if key == '224' else 'large'])):
             x = torch.randn(batch, 3, *shape, device=device)
 
             def step():
@@ -118,8 +128,8 @@ def measure_inference(model: torch.nn.Module, device: str,
 
             seconds = median_seconds(
                 step, device, runs, warmup=1 if key != '224' else 2)
-            results[f'{mode}_{key}'] = (seconds * 1e3 if mode == 'latency'
-                                        else batch / seconds)
+            results[f'{mode}_{key}'] = (
+                seconds * 1e3 if mode == 'latency' else batch / seconds)
     return results
 
 
@@ -150,8 +160,7 @@ def measure_training(model: torch.nn.Module, device: str,
     if device == 'cuda':
         peak = torch.cuda.max_memory_allocated() - base
     else:  # ru_maxrss is in KiB on Linux
-        peak = resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     return dict(train_ms=seconds * 1e3, train_peak_mib=peak / 2**20)
 
 
@@ -176,7 +185,10 @@ def run_worker(name: str, device: str, part: str,
     if args.threads:
         command += ['--threads', str(args.threads)]
     result = subprocess.run(command, capture_output=True, text=True)
-    lines = [l for l in result.stdout.splitlines() if l.startswith('RESULT ')]
+    lines = [
+        line for line in result.stdout.splitlines()
+        if line.startswith('RESULT ')
+    ]
     if result.returncode or not lines:
         raise RuntimeError(f'measuring {name} ({part}, {device}) failed:\n'
                            f'{result.stderr[-2000:]}')
@@ -234,11 +246,13 @@ def main() -> None:
         ['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
     report = {}
     for device in devices:
-        print(f'\n## {device}: {describe(device, args.threads)}; batch '
-              f"1 and {BATCHES[device]['small']} at 224, 1 and "
-              f"{BATCHES[device]['large']} at 800x1280, "
-              f"{BATCHES[device]['train']} for training; median of "
-              f'{args.runs} runs', flush=True)
+        print(
+            f'\n## {device}: {describe(device, args.threads)}; batch '
+            f"1 and {BATCHES[device]['small']} at 224, 1 and "
+            f"{BATCHES[device]['large']} at 800x1280, "
+            f"{BATCHES[device]['train']} for training; median of "
+            f'{args.runs} runs',
+            flush=True)
         results = {}
         for name in args.models:
             results[name] = {

@@ -13,8 +13,7 @@ sepvit_t = dict(
     arch='tiny',
     drop_path_rate=0.2,
     init_cfg=dict(
-        type='Pretrained', checkpoint=sepvit_t_checkpoint,
-        prefix='backbone.'))
+        type='Pretrained', checkpoint=sepvit_t_checkpoint, prefix='backbone.'))
 # The paper's 3x schedules train with more stochastic depth.
 sepvit_t_3x = dict(sepvit_t, drop_path_rate=0.3)
 sepvit_t_channels = [96, 192, 384, 768]

@@ -51,15 +51,12 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 dataset = dict(
-    type='CustomDataset',
-    data_root=data_root,
-    metainfo=dict(classes=classes))
+    type='CustomDataset', data_root=data_root, metainfo=dict(classes=classes))
 train_dataloader = dict(
     batch_size=32,
     num_workers=1,
     dataset=dict(
-        dataset, _delete_=True, data_prefix='train',
-        pipeline=train_pipeline))
+        dataset, _delete_=True, data_prefix='train', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=32,
     num_workers=1,
@@ -84,5 +81,4 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=10, max_keep_ckpts=2))
+    logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))

@@ -65,8 +65,9 @@ def draw_shapes(rng: np.random.Generator, image: np.ndarray,
             0.85, 1.15)
         for _attempt in range(20):
             cx, cy = rng.uniform(radius, size - radius, 2)
-            if all(np.hypot(cx - x, cy - y) > radius + r + 2
-                   for x, y, r in placed):
+            if all(
+                    np.hypot(cx - x, cy - y) > radius + r + 2
+                    for x, y, r in placed):
                 break
         else:
             continue
@@ -79,7 +80,9 @@ def draw_shapes(rng: np.random.Generator, image: np.ndarray,
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, [points], 1)
         objects.append(
-            dict(label=label, mask=mask, polygons=[points.reshape(-1).tolist()]))
+            dict(
+                label=label, mask=mask,
+                polygons=[points.reshape(-1).tolist()]))
     return objects
 
 
@@ -223,8 +226,8 @@ def make_toy_ade20k(root: str,
 
 IMAGENET_CLASSES = SHAPES + ('stripes', 'checks')
 
-
-# Like the shapes, each texture has a colour of its own (BGR), varied per image.
+# Like the shapes, each texture has a colour of its own (BGR), varied per
+# image.
 TEXTURE_COLOURS = dict(stripes=(40, 200, 220), checks=(200, 60, 200))
 
 
@@ -298,8 +301,7 @@ def make_toy_imagenet(root: str,
                 image = _tiled_shapes(rng, name, label, size)
             else:
                 image = _texture(rng, name, size)
-            cv2.imwrite(
-                osp.join(root, split, name, f'{index:05d}.png'), image)
+            cv2.imwrite(osp.join(root, split, name, f'{index:05d}.png'), image)
     with open(osp.join(root, 'generator.txt'), 'w') as f:
         f.write(generator)
     return root

@@ -267,8 +267,7 @@ class SafeRunner(Runner):
             ValueError: It is no checkpoint, needs code to unpickle, or does
                 not fit the model (naming every key at fault).
         """
-        self.checkpoint_being_loaded = (filename, strict
-                                        or self.load_strictly)
+        self.checkpoint_being_loaded = (filename, strict or self.load_strictly)
         try:
             return super().load_checkpoint(filename, map_location, strict,
                                            revise_keys)

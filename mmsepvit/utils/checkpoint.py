@@ -114,7 +114,8 @@ def _listing(keys: List[str], limit: int = 8) -> str:
 
 def check_state_dict(state_dict: StateDict, model: nn.Module,
                      source: str) -> None:
-    """Raise a ValueError naming every missing, unexpected or mis-shaped key."""
+    """Raise a ValueError naming every missing, unexpected or mis-shaped
+    key."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))

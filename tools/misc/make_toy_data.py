@@ -2,8 +2,7 @@
 """Generate a small deterministic toy dataset (no download)."""
 import argparse
 
-from mmsepvit.datasets import (make_toy_ade20k, make_toy_coco,
-                               make_toy_imagenet)
+from mmsepvit.datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
 
 MAKERS = dict(
     coco=make_toy_coco, ade20k=make_toy_ade20k, imagenet=make_toy_imagenet)
@@ -11,8 +10,7 @@ MAKERS = dict(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        'kind', choices=sorted(MAKERS), help='dataset format')
+    parser.add_argument('kind', choices=sorted(MAKERS), help='dataset format')
     parser.add_argument('out_dir', help='dataset root to write')
     parser.add_argument(
         '--num-train', type=int, help='training images (default: per kind)')
@@ -24,8 +22,10 @@ def main() -> None:
     MAKERS[args.kind](
         args.out_dir,
         seed=args.seed,
-        **{k: v
-           for k, v in counts.items() if v is not None})
+        **{
+            k: v
+            for k, v in counts.items() if v is not None
+        })
     print(f'Toy {args.kind} dataset in {args.out_dir}')
 
 

@@ -1,7 +1,8 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """SepViT: Separable Vision Transformer.
 
-Li et al., "SepViT: Separable Vision Transformer", https://arxiv.org/abs/2203.15380
+Li et al., "SepViT: Separable Vision Transformer",
+https://arxiv.org/abs/2203.15380
 """
 import math
 import re
@@ -15,8 +16,8 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import (constant_init, initialize,
-                                        normal_init, trunc_normal_init)
+from mmengine.model.weight_init import (constant_init, initialize, normal_init,
+                                        trunc_normal_init)
 from mmengine.utils import to_2tuple
 
 from mmsepvit.models.fused_linear import linear
@@ -30,7 +31,7 @@ BLOCK_NORM_EPS = 1e-6
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
-    """(B, H, W, C) with H, W multiples of ``window_size`` -> (B, nW, ws*ws, C).
+    """(B, H, W, C), H and W multiples of ``window_size`` -> (B, nW, ws*ws, C).
 
     Windows in row-major order, pixels row-major inside each window.
     """
@@ -42,7 +43,7 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
 
 def window_merge(windows: torch.Tensor, window_size: int, height: int,
                  width: int) -> torch.Tensor:
-    """Inverse of :func:`window_partition` for a padded ``height x width`` map."""
+    """Inverse of :func:`window_partition` for a padded height x width map."""
     B, _, _, C = windows.shape
     ws = window_size
     x = windows.view(B, height // ws, width // ws, ws, ws, C).transpose(2, 3)
@@ -101,7 +102,7 @@ class OverlapPatchEmbed(BaseModule):
 
 
 class ConditionalPositionEncoding(BaseModule):
-    """CPVT's position encoding generator: a depthwise 3x3 conv plus identity."""
+    """CPVT's position encoding generator: depthwise 3x3 conv plus identity."""
 
     def __init__(self, embed_dims: int) -> None:
         super().__init__()
@@ -175,9 +176,10 @@ class DepthwiseSeparableAttention(BaseModule):
         dropout = self.attn_drop if self.training else 0.
 
         # Depthwise attention inside each window, batched over B * nW.
-        q, k, v = linear(windows, self.qkv).view(
-            B * num_windows, num_tokens, 3, heads,
-            head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = linear(windows,
+                         self.qkv).view(B * num_windows, num_tokens, 3, heads,
+                                        head_dims).permute(2, 0, 3, 1,
+                                                           4).unbind(0)
         x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
         x = x.transpose(1, 2).reshape(windows.shape) + windows
 
@@ -193,12 +195,12 @@ class DepthwiseSeparableAttention(BaseModule):
                                    B, heads, num_windows,
                                    num_pixels * head_dims)
             x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-            x = x.view(B, heads, num_windows, num_pixels,
-                       head_dims).permute(0, 2, 3, 1, 4).reshape(
-                           pixels.shape) + pixels
+            x = x.view(B, heads, num_windows, num_pixels, head_dims).permute(
+                0, 2, 3, 1, 4).reshape(pixels.shape) + pixels
 
         ws = self.window_size
-        x = window_merge(x, ws, math.ceil(height / ws) * ws,
+        x = window_merge(x, ws,
+                         math.ceil(height / ws) * ws,
                          math.ceil(width / ws) * ws)
         x = x[:, :height, :width]
         return self.proj_drop(linear(x, self.proj))
@@ -392,9 +394,11 @@ class SepViT(BaseModule):
         num_heads=[1, 2, 4, 8],
         depths=[1, 2, 6, 2],
         window_sizes=[[7], [7, 14], [7, 14] * 3, [7, 7]])
-    _tiny = dict(_lite, embed_dims=[96, 192, 384, 768], num_heads=[3, 6, 12, 24])
+    _tiny = dict(
+        _lite, embed_dims=[96, 192, 384, 768], num_heads=[3, 6, 12, 24])
     _small = dict(
-        _tiny, depths=[1, 2, 14, 2],
+        _tiny,
+        depths=[1, 2, 14, 2],
         window_sizes=[[7], [7, 14], [7, 14] * 7, [7, 7]])
     _base = dict(
         _small, embed_dims=[128, 256, 512, 1024], num_heads=[4, 8, 16, 32])
@@ -483,9 +487,8 @@ class SepViT(BaseModule):
                     stride=4 if i == 0 else 2,
                     blocks=block_cfgs))
 
-        normed = range(self.num_stages) if stage_norm else [
-            self.num_stages - 1
-        ]
+        normed = range(
+            self.num_stages) if stage_norm else [self.num_stages - 1]
         for i in normed:
             self.add_module(f'norm{i}',
                             nn.LayerNorm(embed_dims[i], eps=BLOCK_NORM_EPS))
@@ -650,7 +653,10 @@ class SepViT(BaseModule):
             elif isinstance(m, nn.Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
                 normal_init(
-                    m, mean=0., std=math.sqrt(2. * m.groups / fan_out), bias=0.)
+                    m,
+                    mean=0.,
+                    std=math.sqrt(2. * m.groups / fan_out),
+                    bias=0.)
             elif isinstance(m, SepViTBlock) and m.window_token is not None:
                 nn.init.zeros_(m.window_token)
 

@@ -45,8 +45,8 @@ def convert_official_sepvit(state_dict: StateDict) -> Tuple[StateDict, str]:
         }
     layout = 'classifier' if 'head.weight' in state_dict else 'dense'
     num_stages = 1 + max(
-        (int(m.group(1)) for k in state_dict
-         if (m := re.match(r'patch_embeds\.(\d+)\.', k))),
+        (int(m.group(1))
+         for k in state_dict if (m := re.match(r'patch_embeds\.(\d+)\.', k))),
         default=-1)
     if num_stages == 0:
         raise ValueError('not a checkpoint of the released SepViT code: no '
