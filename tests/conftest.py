@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModel
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DATASETS, MODELS, init_default_scope
 
 from mmsepvit.datasets import make_toy_ade20k, make_toy_coco, make_toy_imagenet
 from mmsepvit.engine import SafeRunner
@@ -71,19 +75,31 @@ def read_metrics():
     return _newest_metrics
 
 
-def _fit_one_batch(model, data: dict, optim_wrapper, steps: int) -> list:
-    """Train ``model`` on the same batch ``steps`` times; the losses."""
-    torch.manual_seed(0)
-    model.train()
-    return [
-        float(model.train_step(data, optim_wrapper)['loss'])
-        for _ in range(steps)
-    ]
-
-
 @pytest.fixture(scope='session')
-def fit_one_batch():
-    return _fit_one_batch
+def fit_toy_batch(toy_workspace):
+    """Train the model of a toy config on the first 4 images of its training
+    data, ``steps`` times over; return the losses. Keyword arguments change
+    the config first (``merge_from_dict``)."""
+
+    def fit(config: Path, steps: int, **changes) -> list:
+        cfg = Config.fromfile(str(config))
+        cfg.merge_from_dict(changes)
+        dataset_cfg = cfg.train_dataloader.dataset
+        dataset_cfg.data_root = str(toy_workspace / dataset_cfg.data_root)
+        init_default_scope(cfg.default_scope)
+        torch.manual_seed(0)
+        dataset = DATASETS.build(dataset_cfg)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        data = pseudo_collate([dataset[i] for i in range(4)])
+        model.train()
+        return [
+            float(model.train_step(data, optim_wrapper)['loss'])
+            for _ in range(steps)
+        ]
+
+    return fit
 
 
 class TinyModel(BaseModel):

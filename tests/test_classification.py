@@ -5,10 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 
 from mmsepvit.datasets import IMAGENET_CLASSES
 from mmsepvit.models import SepViT
@@ -71,20 +67,8 @@ def test_trained_classifier_initialises_the_dense_backbone(toy_checkpoint):
         for k in backbone.keys() - dense_state.keys())
 
 
-def test_toy_classifier_learns_a_batch(toy_workspace, fit_one_batch):
+def test_toy_classifier_learns_a_batch(fit_toy_batch):
     """The classifier learns: its loss on one batch of toy images halves
     (without Mixup and CutMix, whose random targets change every step)."""
-    from mmpretrain.registry import DATASETS, MODELS
-    cfg = Config.fromfile(str(TOY_CONFIG))
-    init_default_scope('mmpretrain')
-    cfg.train_dataloader.dataset.data_root = str(toy_workspace / 'data' /
-                                                 'toy_imagenet')
-    cfg.model.pop('train_cfg')
-    torch.manual_seed(0)
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    losses = fit_one_batch(model,
-                           pseudo_collate([dataset[i] for i in range(4)]),
-                           build_optim_wrapper(model, cfg.optim_wrapper), 10)
+    losses = fit_toy_batch(TOY_CONFIG, 10, **{'model.train_cfg': None})
     assert losses[-1] < 0.5 * losses[0], losses

@@ -132,19 +132,7 @@ def test_toy_run_evaluates_miou_through_tools_test(config, toy_workspace,
     assert 0 <= multi_scale['mIoU'] <= 100
 
 
-def test_toy_fpn_learns_a_batch(toy_workspace, fit_one_batch):
+def test_toy_fpn_learns_a_batch(fit_toy_batch):
     """The segmentor learns: its loss on one batch of toy scenes halves."""
-    from mmengine.dataset import pseudo_collate
-    from mmseg.registry import DATASETS, MODELS
-    cfg = Config.fromfile(str(TOY_FPN))
-    init_default_scope('mmseg')
-    cfg.train_dataloader.dataset.data_root = str(toy_workspace / 'data' /
-                                                 'toy_ade20k')
-    torch.manual_seed(0)
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    losses = fit_one_batch(model,
-                           pseudo_collate([dataset[i] for i in range(4)]),
-                           build_optim_wrapper(model, cfg.optim_wrapper), 10)
+    losses = fit_toy_batch(TOY_FPN, 10)
     assert losses[-1] < 0.5 * losses[0], losses
