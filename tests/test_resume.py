@@ -1,8 +1,10 @@
 """A killed toy training resumed with --resume ends with exactly the weights
 of an uninterrupted run, and a crash during a save loses no checkpoint."""
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import mmengine.runner.runner as mmengine_runner
@@ -22,18 +24,35 @@ def train(workspace: Path,
           work_dir: Path,
           *options: str,
           resume: bool = False) -> subprocess.CompletedProcess:
+    """Run tools/train.py in a session of its own. A SIGKILL leaves its
+    data-loading worker orphaned, maybe blocked writing a batch nobody reads;
+    like a job scheduler, end the whole session once the trainer is gone."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent / 'plugins'))
-    return subprocess.run([
+    command = [
         sys.executable,
         str(ROOT / 'tools' / 'train.py'),
         str(config), '--work-dir',
         str(work_dir), *(['--resume'] if resume else []), '--cfg-options',
         *DETERMINISTIC, *options
-    ],
-                          cwd=workspace,
-                          env=env,
-                          capture_output=True,
-                          text=True)
+    ]
+    with tempfile.TemporaryFile('w+') as out, \
+            tempfile.TemporaryFile('w+') as err:
+        process = subprocess.Popen(
+            command,
+            cwd=workspace,
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True)
+        returncode = process.wait()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # nothing left
+            pass
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, returncode, out.read(),
+                                           err.read())
 
 
 def weights(path: Path) -> dict:
