@@ -10,8 +10,8 @@ from .version import __version__
 allow_mmengine_checkpoints()
 # Every local checkpoint mmengine reads: weights only, with named errors.
 use_checked_local_loader()
-# mmengine's FLOP counter (mmdet's and mmseg's get_flops) must see SepViT's
-# attention and fused linear layers.
+# mmengine's FLOP counter (mmdet's and mmpretrain's get_flops) must count
+# SepViT's attention.
 register_flop_handles()
 
 __all__ = ['SafeRunner', 'SepViT', '__version__']

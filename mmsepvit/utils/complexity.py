@@ -40,9 +40,10 @@ def register_flop_handles() -> None:
         'aten::scaled_dot_product_attention'] = sdpa_flop_jit
 
 
-def count_flops(model: nn.Module, *inputs: torch.Tensor) -> FlopAnalyzer:
-    """mmengine's FLOP analysis of ``model(*inputs)``, without its warnings
-    about elementwise operators (which it does not count)."""
+def flop_analyzer(model: nn.Module, *inputs: torch.Tensor) -> FlopAnalyzer:
+    """mmengine's FLOP analyzer of ``model(*inputs)`` (it traces on first
+    use), without its warnings about elementwise operators, which it does
+    not count."""
     return FlopAnalyzer(model, inputs).unsupported_ops_warnings(
         False).uncalled_modules_warnings(False)
 
@@ -99,7 +100,7 @@ def model_complexity(cfg: Config,
         data_samples=_dense_data_samples(scope, height, width),
         mode='tensor')
     with torch.no_grad():
-        flops = count_flops(model, torch.zeros(1, 3, height, width))
+        flops = flop_analyzer(model, torch.zeros(1, 3, height, width))
         total, backbone = flops.total(), flops.total('backbone')
     return dict(
         shape=(height, width),

@@ -34,13 +34,10 @@ toy_train_dataloader = dict(
         data_prefix=dict(img=''),
         pipeline=toy_train_pipeline))
 toy_val_dataloader = dict(
-    batch_size=4,
-    num_workers=1,
+    toy_train_dataloader,
     dataset=dict(
-        data_root=toy_data_root,
-        metainfo=toy_metainfo,
+        toy_train_dataloader['dataset'],
         ann_file='annotations/instances_val.json',
-        data_prefix=dict(img=''),
         pipeline=toy_test_pipeline))
 toy_evaluator = dict(ann_file=toy_data_root + 'annotations/instances_val.json')
 
