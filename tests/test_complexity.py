@@ -31,20 +31,22 @@ def test_classifier_flops_match_the_paper(variant, gflops):
 
 def test_attention_products_are_counted():
     """mmengine's counter gives attention exactly its two products in each
-    window (depthwise) and across windows (pointwise)."""
+    window (depthwise, SDPA) and across windows (pointwise, matmuls)."""
     model = SepViT(arch='lite').eval()
     x = torch.randn(1, 3, 96, 128)
-    expected, height, width = 0, 96 // 4, 128 // 4
+    depthwise = pointwise = 0
+    height, width = 96 // 4, 128 // 4
     for stage, channels in zip(model.stages, [32, 64, 128, 256]):
         for block in stage.blocks:
             ws = block.window_size
             windows = math.ceil(height / ws) * math.ceil(width / ws)
             tokens = 1 + ws * ws
-            expected += channels * (2 * windows * tokens**2 + windows**2 +
-                                    windows**2 * ws * ws)
+            depthwise += channels * 2 * windows * tokens**2
+            pointwise += channels * (windows**2 + windows**2 * ws * ws)
         height, width = math.ceil(height / 2), math.ceil(width / 2)
     counted = flop_analyzer(model, x).by_operator()
-    assert counted['scaled_dot_product_attention'] == expected
+    assert counted['scaled_dot_product_attention'] == depthwise
+    assert counted['matmul'] == pointwise
 
 
 def test_inference_and_autograd_paths_count_the_same():

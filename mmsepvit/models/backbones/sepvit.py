@@ -13,7 +13,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import (constant_init, initialize, normal_init,
@@ -21,6 +20,8 @@ from mmengine.model.weight_init import (constant_init, initialize, normal_init,
 from mmengine.utils import to_2tuple
 
 from mmsepvit.models.fused_linear import linear
+from mmsepvit.models.windows import (needs_autograd, window_merge,
+                                     window_partition)
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 
@@ -30,24 +31,60 @@ WINDOW_TOKENS = ('zero', 'learnable', 'per_window')
 BLOCK_NORM_EPS = 1e-6
 
 
-def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
-    """(B, H, W, C), H and W multiples of ``window_size`` -> (B, nW, ws*ws, C).
+class _SplitHeads(torch.autograd.Function):
+    """(B', T, 3C) -> query, key and value views of (B', heads, T, C/heads).
 
-    Windows in row-major order, pixels row-major inside each window.
+    Autograd's unbind and permute stack the three gradients and copy them
+    again into the projection's layout; this backward writes them there once.
     """
-    B, H, W, C = x.shape
-    ws = window_size
-    x = x.view(B, H // ws, ws, W // ws, ws, C).transpose(2, 3)
-    return x.reshape(B, (H // ws) * (W // ws), ws * ws, C)
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads):
+        batch, tokens, _ = qkv.shape
+        return qkv.view(batch, tokens, 3, num_heads,
+                        -1).permute(2, 0, 3, 1, 4).unbind(0)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        given = next(g for g in grads if g is not None)
+        grads = [torch.zeros_like(given) if g is None else g for g in grads]
+        return torch.stack([g.transpose(1, 2) for g in grads],
+                           2).flatten(2), None
 
 
-def window_merge(windows: torch.Tensor, window_size: int, height: int,
-                 width: int) -> torch.Tensor:
-    """Inverse of :func:`window_partition` for a padded height x width map."""
-    B, _, _, C = windows.shape
-    ws = window_size
-    x = windows.view(B, height // ws, width // ws, ws, ws, C).transpose(2, 3)
-    return x.reshape(B, height, width, C)
+def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
+    """Query, key and value of (B', heads, T, C/heads) from (B', T, 3C)."""
+    if needs_autograd(qkv):
+        return _SplitHeads.apply(qkv, num_heads)
+    return _SplitHeads.forward(None, qkv, num_heads)
+
+
+class DropPathResidual(BaseModule):
+    """``identity + drop_path(branch)`` in one pass.
+
+    Stochastic depth (per sample) as mmcv's ``DropPath``, with the scaling
+    folded into the residual sum.
+
+    Args:
+        drop_prob (float): Probability of dropping a sample's branch.
+    """
+
+    def __init__(self, drop_prob: float = 0.) -> None:
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, identity: torch.Tensor,
+                branch: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.drop_prob == 0.:
+            return identity + branch
+        keep_prob = 1 - self.drop_prob
+        shape = (branch.shape[0], ) + (1, ) * (branch.dim() - 1)
+        keep = (keep_prob + torch.rand(
+            shape, dtype=branch.dtype, device=branch.device)).floor_()
+        return torch.addcmul(identity, branch, keep.div_(keep_prob))
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
 
 
 class Mlp(BaseModule):
@@ -98,7 +135,9 @@ class OverlapPatchEmbed(BaseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, H, W) -> channels-last (B, H', W', C)."""
-        return self.norm(self.projection(x).permute(0, 2, 3, 1))
+        # A channels-last convolution leaves the norm a contiguous input.
+        x = self.projection(x.contiguous(memory_format=torch.channels_last))
+        return self.norm(x.permute(0, 2, 3, 1))
 
 
 class ConditionalPositionEncoding(BaseModule):
@@ -175,34 +214,33 @@ class DepthwiseSeparableAttention(BaseModule):
         heads, head_dims = self.num_heads, self.head_dims
         dropout = self.attn_drop if self.training else 0.
 
-        # Depthwise attention inside each window, batched over B * nW.
-        q, k, v = linear(windows,
-                         self.qkv).view(B * num_windows, num_tokens, 3, heads,
-                                        head_dims).permute(2, 0, 3, 1,
-                                                           4).unbind(0)
-        x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-        x = x.transpose(1, 2).reshape(windows.shape) + windows
+        # Depthwise attention inside each window, batched over B * nW. The
+        # residual sum also brings the heads back to the channel layout.
+        qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
+        x = F.scaled_dot_product_attention(
+            *split_heads(qkv, heads), dropout_p=dropout)
+        x = windows.view(B * num_windows, num_tokens, heads,
+                         head_dims) + x.transpose(1, 2)
 
         if self.pointwise:
-            tokens, pixels = x[:, :, 0], x[:, :, 1:]
-            q, k = self.token_qk(self.token_act(self.token_norm(tokens))).view(
-                B, num_windows, 2, heads, head_dims).permute(2, 0, 3, 1,
-                                                             4).unbind(0)
+            tokens, pixels = x[:, 0], x[:, 1:]
+            q, k = self.token_qk(
+                self.token_act(
+                    self.token_norm(tokens.reshape(B, num_windows, C)))).view(
+                        B, num_windows, 2, heads,
+                        head_dims).permute(2, 0, 3, 1, 4).unbind(0)
             # Per head, a window's pixels form one value vector.
             num_pixels = num_tokens - 1
-            v = pixels.reshape(B, num_windows, num_pixels, heads,
-                               head_dims).permute(0, 3, 1, 2, 4).reshape(
-                                   B, heads, num_windows,
-                                   num_pixels * head_dims)
-            x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-            x = x.view(B, heads, num_windows, num_pixels, head_dims).permute(
-                0, 2, 3, 1, 4).reshape(pixels.shape) + pixels
+            pixels = pixels.unflatten(0, (B, num_windows))
+            v = pixels.permute(0, 3, 1, 2, 4).reshape(B, heads, num_windows,
+                                                      num_pixels * head_dims)
+            attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
+            attn = F.dropout(attn.softmax(-1), dropout, self.training)
+            x = pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
+                                         head_dims).permute(0, 2, 3, 1, 4)
 
-        ws = self.window_size
-        x = window_merge(x, ws,
-                         math.ceil(height / ws) * ws,
-                         math.ceil(width / ws) * ws)
-        x = x[:, :height, :width]
+        x = window_merge(
+            x.reshape(B, num_windows, -1, C), height, width, self.window_size)
         return self.proj_drop(linear(x, self.proj))
 
 
@@ -265,29 +303,29 @@ class SepViTBlock(BaseModule):
             qkv_bias=qkv_bias,
             attn_drop=attn_drop_rate,
             proj_drop=drop_rate)
-        self.drop_path = DropPath(drop_path_rate)
+        self.drop_path = DropPathResidual(drop_path_rate)
         self.norm2 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
         self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop_rate)
 
     def _windows(self, x: torch.Tensor) -> torch.Tensor:
-        """Pad, split into windows and prepend the window tokens."""
-        B, H, W, C = x.shape
-        ws = self.window_size
-        x = F.pad(x, (0, 0, 0, (-W) % ws, 0, (-H) % ws))
-        windows = window_partition(x, ws)
+        """Normalise, pad, split into windows and prepend the window tokens.
+
+        Normalising before padding is exact: the released code normalises
+        zero pixels and zero tokens, which come out as the norm's bias.
+        """
+        bias = self.norm1.bias
         if not self.attn.pointwise:
-            return windows
-        num_windows = windows.shape[1]
-        if self.window_token is None:
-            token = windows.new_zeros(B, num_windows, 1, C)
+            token = None
+        elif self.window_token is None:
+            token = bias.view(1, 1, -1)  # zero tokens, normalised
         else:
-            token = self.window_token.expand(B, num_windows, 1, C)
-        return torch.cat([token, windows], dim=2)
+            token = self.norm1(self.window_token).squeeze(2)
+        return window_partition(self.norm1(x), self.window_size, bias, token)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[1:3]
-        x = x + self.drop_path(self.attn(self.norm1(self._windows(x)), H, W))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = self.drop_path(x, self.attn(self._windows(x), H, W))
+        return self.drop_path(x, self.mlp(self.norm2(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Channels-last (B, H, W, C) in and out."""
