@@ -36,3 +36,60 @@ def test_table_has_ratios_to_sepvit_t():
     assert 'lat 800x1280 (ms)' in header and set(rule) <= {'|', '-'}
     assert sepvit.count('(1.00x)') == len(benchmark.COLUMNS)
     assert swin.count('(1.50x)') == len(benchmark.COLUMNS)
+
+
+def test_cuda_path_runs_bf16_attention_with_flash_shapes(monkeypatch):
+    """The CUDA path (bf16 autocast) run on the CPU with --amp: every
+    attention call is bf16 with a head dim of 32 and no mask, shapes that
+    flash and cuDNN attention take, and a training step runs."""
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recording(q, k, v, *args, **kwargs):
+        calls.append((q.dtype, q.shape[-1], k.shape[-1], v.shape[-1],
+                      kwargs.get('attn_mask'), q.stride(-1)))
+        return sdpa(q, k, v, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, 'scaled_dot_product_attention',
+                        recording)
+    model = benchmark.build_backbone('SepViT-T')
+    x = torch.randn(1, 3, 64, 96)
+    benchmark.forward_step(model, x, amp=True)()
+    assert calls and set(calls) == {(torch.bfloat16, 32, 32, 32, None, 1)}
+    benchmark.training_step(model, x, amp=True)()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_sweep_measures_plots_and_tabulates(monkeypatch, tmp_path):
+    monkeypatch.setattr(benchmark, 'SWEEP_SIZES', [(64, 64), (64, 96),
+                                                   (96, 128)])
+    model = benchmark.build_backbone('SepViT-T')
+    forward = benchmark.measure_sweep(
+        model, 'cpu', 1, False, training=False, max_pixels=float('inf'))
+    training = benchmark.measure_sweep(
+        model, 'cpu', 1, False, training=True, max_pixels=64 * 96)
+    assert list(forward) == ['64x64', '64x96', '96x128']
+    assert list(training) == ['64x64', '64x96']  # the pixel limit
+    assert all(f['ms'] > 0 and f['peak_mib'] >= 0 for f in forward.values())
+    sizes = list(forward)
+    report = dict(
+        device='cpu',
+        sizes=sizes,
+        models={'SepViT-T': dict(forward=forward, training=training)},
+        sepvit_t_flops=benchmark.sepvit_flop_shares(sizes))
+    shares = [s['pointwise'] for s in report['sepvit_t_flops'].values()]
+    assert 0 < shares[0] < shares[-1] < 1  # quadratic in the windows
+    benchmark.plot_sweep(report, str(tmp_path / 'sweep.png'))
+    assert (tmp_path / 'sweep.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    table = benchmark.format_sweep(report).splitlines()
+    assert len(table) == 1 + len(sizes) and table[1].startswith('| 64x64 |')
+
+
+def test_profile_breakdown_sorts_time_by_kind():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.LayerNorm(256))
+    totals = benchmark.profile_breakdown(
+        benchmark.training_step(model, torch.randn(512, 64), amp=False))
+    assert totals['linear layers (GEMM)'] > 0
+    assert totals['LayerNorm'] > 0 and totals['optimizer'] > 0
+    assert totals['attention'] == 0

@@ -6,13 +6,24 @@ For each backbone and device: parameters; forward latency at batch 1 and
 throughput at a larger batch, at 224x224 and 800x1280 (no grad); training
 step time (forward, backward, AdamW) and its peak memory at 512x512. Every
 figure is the median of --runs runs after warm-up; every model is measured in
-a fresh process. The table gives ratios to SepViT-T.
+a fresh process. The table gives ratios to SepViT-T. On CUDA the models run
+under bf16 autocast (--amp does the same on the CPU).
 
     .venv/bin/python tools/benchmark.py [--models SepViT-T Swin-T] [--runs 5]
+
+--sweep times the batch-1 forward and its peak memory (and the training step
+up to --sweep-train-max pixels) from 224x224 to 1600x2560 and plots them
+against the pixel count, log-log, beside a JSON of the figures:
+
+    .venv/bin/python tools/benchmark.py --sweep --out work_dirs/sweep
+
+--profile MODEL breaks one 800x1280 forward and one 512x512 training step
+down by kind of operation (torch.profiler, self time).
 """
 import argparse
 import importlib
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -71,11 +82,37 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--json', help='also write the raw figures to this file')
     parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='bf16 autocast on the CPU too (always on for CUDA)')
+    parser.add_argument(
+        '--sweep',
+        action='store_true',
+        help='time forward (and training) over input sizes; plot them')
+    parser.add_argument(
+        '--sweep-train-max',
+        type=int,
+        default=800 * 1333,
+        metavar='PIXELS',
+        help='largest input (pixels) of the sweep\'s training step '
+        '(default: 800x1333)')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/benchmark_sweep',
+        help='--sweep: the PNG and JSON are written as OUT.png, OUT.json')
+    parser.add_argument(
+        '--profile',
+        choices=list(BACKBONES),
+        help='break one forward and one training step of MODEL down')
+    parser.add_argument(
         '--measure',
         nargs=3,
         metavar=('MODEL', 'DEVICE', 'PART'),
         help=argparse.SUPPRESS)  # the per-process worker
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.sweep and args.profile:
+        parser.error('--sweep and --profile are separate runs')
+    return args
 
 
 def build_backbone(name: str) -> torch.nn.Module:
@@ -95,6 +132,13 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def autocast(device: str, amp: bool):
+    """bf16 autocast on CUDA (and on the CPU with --amp): the dtype whose
+    SDPA kernels (flash, cuDNN) take SepViT's head dim of 32."""
+    return torch.autocast(
+        device, dtype=torch.bfloat16, enabled=amp or device == 'cuda')
+
+
 def median_seconds(step: Callable[[], None],
                    device: str,
                    runs: int,
@@ -111,9 +155,34 @@ def median_seconds(step: Callable[[], None],
     return statistics.median(times)
 
 
-def measure_inference(model: torch.nn.Module, device: str,
-                      runs: int) -> Dict[str, float]:
-    model.eval()
+def forward_step(model: torch.nn.Module, x: torch.Tensor,
+                 amp: bool) -> Callable[[], None]:
+
+    def step():
+        model.eval()
+        with torch.no_grad(), autocast(x.device.type, amp):
+            model(x)
+
+    return step
+
+
+def training_step(model: torch.nn.Module, x: torch.Tensor,
+                  amp: bool) -> Callable[[], None]:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(x.device.type, amp):
+            loss = sum(out.float().mean() for out in model(x))
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def measure_inference(model: torch.nn.Module, device: str, runs: int,
+                      amp: bool) -> Dict[str, float]:
     batches = BATCHES[device]
     results = {}
     for key, shape in (('224', (224, 224)), ('800x1280', (800, 1280))):
@@ -121,13 +190,11 @@ def measure_inference(model: torch.nn.Module, device: str,
                             ('throughput',
                              batches['small' if key == '224' else 'large'])):
             x = torch.randn(batch, 3, *shape, device=device)
-
-            def step():
-                with torch.no_grad():
-                    model(x)
-
             seconds = median_seconds(
-                step, device, runs, warmup=1 if key != '224' else 2)
+                forward_step(model, x, amp),
+                device,
+                runs,
+                warmup=1 if key != '224' else 2)
             results[f'{mode}_{key}'] = (
                 seconds * 1e3 if mode == 'latency' else batch / seconds)
     return results
@@ -138,41 +205,79 @@ def current_rss_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def measure_training(model: torch.nn.Module, device: str,
-                     runs: int) -> Dict[str, float]:
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randn(BATCHES[device]['train'], 3, 512, 512, device=device)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = sum(out.float().mean() for out in model(x))
-        loss.backward()
-        optimizer.step()
-
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-    else:
-        base = current_rss_bytes()
-    seconds = median_seconds(step, device, runs, warmup=1)
+def peak_memory_mib(device: str, base: int) -> float:
+    """Peak memory since :func:`memory_base` returned ``base``."""
     if device == 'cuda':
         peak = torch.cuda.max_memory_allocated() - base
     else:  # ru_maxrss is in KiB on Linux
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    return dict(train_ms=seconds * 1e3, train_peak_mib=peak / 2**20)
+    return peak / 2**20
 
 
-def worker(name: str, device: str, part: str, runs: int) -> None:
+def memory_base(device: str) -> int:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated()
+    return current_rss_bytes()
+
+
+def measure_training(model: torch.nn.Module, device: str, runs: int,
+                     amp: bool) -> Dict[str, float]:
+    x = torch.randn(BATCHES[device]['train'], 3, 512, 512, device=device)
+    step = training_step(model, x, amp)
+    base = memory_base(device)
+    seconds = median_seconds(step, device, runs, warmup=1)
+    return dict(
+        train_ms=seconds * 1e3, train_peak_mib=peak_memory_mib(device, base))
+
+
+# Input sizes of --sweep, (height, width): squares, then the 5:8 frames of
+# detection inputs, up to twice 800x1280 in each side.
+SWEEP_SIZES = [(224, 224), (384, 384), (512, 512), (512, 2048), (800, 1333),
+               (1024, 1600), (1280, 2048), (1600, 2560)]
+
+
+def measure_sweep(model: torch.nn.Module, device: str, runs: int, amp: bool,
+                  training: bool, max_pixels: int) -> Dict[str, dict]:
+    """Sizes ascending in one process, so the peak so far is the current
+    size's peak. A size that does not fit in memory ends the sweep."""
+    results = {}
+    base = memory_base(device)
+    for height, width in SWEEP_SIZES:
+        if height * width > max_pixels:
+            break
+        x = torch.randn(1, 3, height, width, device=device)
+        step = (training_step if training else forward_step)(model, x, amp)
+        try:
+            seconds = median_seconds(step, device, runs, warmup=1)
+        except (RuntimeError, MemoryError) as error:  # out of memory
+            print(f'{height}x{width}: {error}', file=sys.stderr)
+            break
+        results[f'{height}x{width}'] = dict(
+            ms=seconds * 1e3, peak_mib=peak_memory_mib(device, base))
+    return results
+
+
+def worker(name: str, device: str, part: str,
+           args: argparse.Namespace) -> None:
     """Measure one backbone in this (fresh) process; print JSON."""
     torch.manual_seed(0)
     model = build_backbone(name).to(device)
     if part == 'inference':
-        result = measure_inference(model, device, runs)
+        result = measure_inference(model, device, args.runs, args.amp)
         result['params_m'] = sum(p.numel() for p in model.parameters()) / 1e6
+    elif part == 'training':
+        result = measure_training(model, device, args.runs, args.amp)
     else:
-        result = measure_training(model, device, runs)
+        training = part == 'sweep-training'
+        result = measure_sweep(
+            model,
+            device,
+            args.runs,
+            args.amp,
+            training,
+            max_pixels=args.sweep_train_max if training else float('inf'))
     print('RESULT ' + json.dumps(result))
 
 
@@ -180,10 +285,13 @@ def run_worker(name: str, device: str, part: str,
                args: argparse.Namespace) -> Dict[str, float]:
     command = [
         sys.executable, __file__, '--measure', name, device, part, '--runs',
-        str(args.runs)
+        str(args.runs), '--sweep-train-max',
+        str(args.sweep_train_max)
     ]
     if args.threads:
         command += ['--threads', str(args.threads)]
+    if args.amp:
+        command.append('--amp')
     result = subprocess.run(command, capture_output=True, text=True)
     lines = [
         line for line in result.stdout.splitlines()
@@ -213,6 +321,9 @@ def format_table(results: Dict[str, dict]) -> str:
     for name, figures in results.items():
         row = [name]
         for key, _, fmt, _ in COLUMNS:
+            if key not in figures:  # e.g. no training in a runtime's row
+                row.append('-')
+                continue
             cell = fmt.format(figures[key])
             if reference is not None:
                 cell += f' ({figures[key] / reference[key]:.2f}x)'
@@ -234,16 +345,203 @@ def describe(device: str, threads: Optional[int] = None) -> str:
            f'{torch.__version__}'
 
 
+# The models of --sweep: SepViT-T and the efficient-attention peers.
+SWEEP_MODELS = ['SepViT-T', 'Swin-T', 'PVTv2-b2', 'Twins-SVT-S']
+
+
+def sepvit_flop_shares(sizes: List[str]) -> Dict[str, dict]:
+    """SepViT-T's multiply-adds at each size, split into the pointwise
+    attention (the matmuls across windows, quadratic in their number), the
+    in-window attention and the rest (linear layers, convolutions, norms)."""
+    from mmsepvit.utils.complexity import flop_analyzer
+    model = build_backbone(REFERENCE).eval()
+    shares = {}
+    for size in sizes:
+        height, width = map(int, size.split('x'))
+        counted = flop_analyzer(model, torch.randn(1, 3, height,
+                                                   width)).by_operator()
+        total = sum(counted.values())
+        pointwise = counted.get('matmul', 0)
+        depthwise = counted.get('scaled_dot_product_attention', 0)
+        shares[size] = dict(
+            gmacs=total / 1e9,
+            pointwise=pointwise / total,
+            depthwise=depthwise / total)
+    return shares
+
+
+def plot_sweep(report: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    def pixels(size: str) -> int:
+        height, width = map(int, size.split('x'))
+        return height * width
+
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+    for name, parts in report['models'].items():
+        for part, style in (('forward', '-o'), ('training', '--s')):
+            figures = parts[part]
+            if not figures:
+                continue
+            xs = [pixels(size) for size in figures]
+            line, = axes[0].plot(
+                xs, [f['ms'] / 1e3 for f in figures.values()],
+                style,
+                label=f'{name} {part}')
+            axes[1].plot(
+                xs, [f['peak_mib'] for f in figures.values()],
+                style,
+                color=line.get_color(),
+                label=f'{name} {part}')
+    shares = report['sepvit_t_flops']
+    xs = [pixels(size) for size in shares]
+    axes[2].plot(
+        xs, [s['pointwise'] * 100 for s in shares.values()],
+        '-o',
+        label='pointwise attention (across windows)')
+    axes[2].plot(
+        xs, [s['depthwise'] * 100 for s in shares.values()],
+        '-s',
+        label='depthwise attention (in windows)')
+    for size, label in (('800x1333', 'COCO'), ('512x2048', 'ADE20K')):
+        for ax in axes:
+            ax.axvline(pixels(size), color='grey', lw=0.8, ls=':')
+        axes[0].annotate(
+            label, (pixels(size), 1),
+            rotation=90,
+            color='grey',
+            xycoords=('data', 'axes fraction'),
+            va='top',
+            ha='right')
+    titles = ('batch-1 time (s)', 'peak memory (MiB)',
+              'SepViT-T multiply-adds in attention (%)')
+    for ax, title in zip(axes, titles):
+        ax.set_xscale('log')
+        ax.set_xlabel('input pixels (height x width)')
+        ax.set_title(title)
+        ax.grid(True, which='both', lw=0.3)
+    axes[0].set_yscale('log')
+    axes[1].set_yscale('log')
+    axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(report['device'])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def run_sweep(args: argparse.Namespace, device: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    models = [m for m in args.models if m in SWEEP_MODELS
+              ] if args.models != list(BACKBONES) else SWEEP_MODELS
+    report = dict(
+        device=f'{device}: {describe(device, args.threads)}',
+        sizes=[f'{h}x{w}' for h, w in SWEEP_SIZES],
+        models={})
+    for name in models:
+        report['models'][name] = dict(
+            forward=run_worker(name, device, 'sweep-forward', args),
+            training=run_worker(name, device, 'sweep-training', args))
+        print(f'  measured {name}', file=sys.stderr, flush=True)
+    report['sepvit_t_flops'] = sepvit_flop_shares(report['sizes'])
+    with open(f'{args.out}.json', 'w') as f:
+        json.dump(report, f, indent=2)
+    plot_sweep(report, f'{args.out}.png')
+    print(format_sweep(report))
+    print(f'wrote {args.out}.png and {args.out}.json')
+
+
+def format_sweep(report: dict) -> str:
+    """Batch-1 forward time (ms) and peak memory (MiB) per size."""
+    models = report['models']
+    rows = [['size'] + [f'{name} ms / MiB'
+                        for name in models] + ['SepViT-T pointwise share']]
+    for size in report['sizes']:
+        row = [size]
+        for parts in models.values():
+            figures = parts['forward'].get(size)
+            row.append(f"{figures['ms']:.0f} / {figures['peak_mib']:.0f}"
+                       if figures else '-')
+        share = report['sepvit_t_flops'][size]['pointwise']
+        rows.append(row + [f'{share:.0%}'])
+    return '\n'.join('| ' + ' | '.join(row) + ' |' for row in rows)
+
+
+# Operator name -> kind, for --profile (self time; first match wins).
+PROFILE_KINDS = [
+    ('optimizer', ('Optimizer.', )),
+    ('linear layers (GEMM)', ('addmm', 'aten::mm', '_linear_pointwise',
+                              'aten::linear')),
+    ('attention', ('scaled_dot_product', 'bmm', 'softmax', 'aten::matmul')),
+    ('convolutions', ('convolution', )),
+    ('LayerNorm', ('layer_norm', )),
+    ('copies and layout', ('copy_', 'cat', 'stack', 'fill_', 'zero_', 'clone',
+                           'pad')),
+    ('elementwise (GELU, residual, ...)', ('gelu', 'add', 'mul', 'div', 'sum',
+                                           'where')),
+]
+
+
+def profile_breakdown(step: Callable[[], None]) -> Dict[str, float]:
+    """Self CPU time (ms) by kind of operation; optimizer ops are counted
+    under their ``Optimizer.step``."""
+    from torch.profiler import ProfilerActivity, profile
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    totals: Dict[str, float] = {kind: 0. for kind, _ in PROFILE_KINDS}
+    totals['other'] = 0.
+    for event in prof.events():
+        name, parent = event.name, event.cpu_parent
+        while parent is not None:
+            if parent.name.startswith('Optimizer.'):
+                name = parent.name
+            parent = parent.cpu_parent
+        kind = next((k for k, keys in PROFILE_KINDS if any(key in name
+                                                           for key in keys)),
+                    'other')
+        totals[kind] += event.self_cpu_time_total / 1e3
+    return totals
+
+
+def run_profile(args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    model = build_backbone(args.profile)
+    steps = {
+        'forward 800x1280, batch 1':
+        forward_step(model, torch.randn(1, 3, 800, 1280), args.amp),
+        'training step 512x512, batch 2':
+        training_step(model, torch.randn(2, 3, 512, 512), args.amp),
+    }
+    print(f'{args.profile}, {describe("cpu", args.threads)}: self CPU time '
+          '(torch.profiler)')
+    for title, step in steps.items():
+        totals = profile_breakdown(step)
+        total = sum(totals.values())
+        print(
+            f'\n{title}: {total:.0f} ms\n| kind | ms | share |\n|---|---|---|')
+        for kind, ms in sorted(totals.items(), key=lambda kv: -kv[1]):
+            print(f'| {kind} | {ms:.0f} | {ms / total:.0%} |')
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.measure:
         name, device, part = args.measure
-        worker(name, device, part, args.runs)
+        worker(name, device, part, args)
+        return
+    if args.profile:
+        run_profile(args)
         return
     devices: List[str] = args.devices or (
         ['cpu', 'cuda'] if torch.cuda.is_available() else ['cpu'])
+    if args.sweep:
+        for device in devices:
+            run_sweep(args, device)
+        return
     report = {}
     for device in devices:
         print(
