@@ -24,6 +24,16 @@ setup(
     python_requires='>=3.8',
     packages=find_packages(include=['mmsepvit', 'mmsepvit.*']),
     install_requires=read_requirements(),
+    # ONNX export (torch.onnx's dynamo exporter needs onnxscript) and the
+    # ONNX Runtime and OpenVINO runs of mmsepvit.deployment and
+    # tools/deployment/export_onnx.py; tools/env/pinned.txt has the tested
+    # versions.
+    extras_require={
+        'deploy': [
+            'onnx>=1.23,<2', 'onnxscript>=0.7,<1', 'onnxruntime>=1.32,<2',
+            'openvino>=2026.4'
+        ]
+    },
     license='Apache License 2.0',
     zip_safe=False,
 )

@@ -44,7 +44,9 @@ fi
 
 # The tests also drive mim; tools/lint.sh runs the lint set.
 "${pip[@]}" -r "$root/requirements.txt" pytest openmim flake8 isort yapf
-"${pip[@]}" --no-deps --no-build-isolation -e "$root"
+# mmsepvit with its [deploy] extra (onnx, onnxscript, onnxruntime, openvino),
+# so the tests cover the ONNX export; everything else is installed above.
+"${pip[@]}" --no-build-isolation -e "$root[deploy]"
 
 echo "$want" >"$stamp"
 echo "Environment ready: $venv"
