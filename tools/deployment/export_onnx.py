@@ -1,0 +1,132 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""Export a classifier, detector or segmentor config to ONNX, check ONNX
+Runtime's (and OpenVINO's) outputs against PyTorch on the same input, and
+print the latencies.
+
+The graph is the model's tensor forward on preprocessed (normalised) inputs:
+a detector's backbone, neck and head outputs before box decoding and NMS, a
+segmentor's logits, a classifier's scores. With --dynamic, height and width
+are symbolic (any input of at least 32 pixels) and the check runs at a second
+size too. A relative error (max|a-b| / max|b|) above --rtol in any output is
+an error naming it. Needs the [deploy] extra: pip install 'mmsepvit[deploy]'.
+"""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+
+import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
+from mmsepvit.deployment import (RUNTIMES, build_model_for_export, check_shape,
+                                 export_and_check, load_config)
+
+NAMES = dict(
+    pytorch='PyTorch', onnxruntime='ONNX Runtime', openvino='OpenVINO')
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='weights, loaded strictly (default: initialised weights)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        required=True,
+        metavar=('H', 'W'),
+        help='input height and width (at least 32 each)')
+    parser.add_argument(
+        '--dynamic',
+        action='store_true',
+        help='symbolic height and width: one file for any input size')
+    parser.add_argument(
+        '--check-shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='with --dynamic, the second size checked (default: about 3/4 '
+        'of --shape)')
+    parser.add_argument(
+        '--out',
+        help='the .onnx file (default: work_dirs/CONFIG_NAME/CONFIG_NAME'
+        '.onnx)')
+    parser.add_argument(
+        '--runtimes',
+        nargs='+',
+        choices=RUNTIMES,
+        default=list(RUNTIMES),
+        help='runtimes to check and time (default: both)')
+    parser.add_argument(
+        '--runs', type=int, default=5, help='timed runs (median)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='CPU threads of every runtime (default: torch default)')
+    parser.add_argument(
+        '--rtol',
+        type=float,
+        default=1e-4,
+        help='largest relative error allowed per output')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    shape = check_shape(args.shape)
+    if args.check_shape:
+        check_shape(args.check_shape)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    load_config(cfg)  # a config without a model fails before building
+    name = osp.splitext(osp.basename(args.config))[0]
+    out = args.out or osp.join('work_dirs', name, f'{name}.onnx')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    model = build_model_for_export(cfg, args.checkpoint)
+    report = export_and_check(
+        model,
+        shape,
+        out,
+        dynamic=args.dynamic,
+        second=args.check_shape,
+        runtimes=args.runtimes,
+        runs=args.runs,
+        threads=args.threads,
+        rtol=args.rtol)
+
+    info = report['export']
+    height, width = shape
+    if args.dynamic:
+        trace_h, trace_w = info['trace_shape']
+        kind = (f'dynamic height and width (1x3xHxW, H, W >= 32; traced at '
+                f'{trace_h}x{trace_w})')
+    else:
+        kind = f'static 1x3x{height}x{width}'
+    print(f'Exported {args.config} ({model.task}) to {out}: {kind}, '
+          f"{len(info['output_names'])} outputs, in {info['seconds']:.1f} s")
+    print(f"Outputs: {', '.join(info['output_names'])}")
+    for check in report['checks']:
+        errors = check['errors']
+        worst = max(errors, key=errors.get)
+        size = '{}x{}'.format(*check['shape'])
+        print(f"Parity {NAMES[check['runtime']]} at {size}: max relative "
+              f'error {errors[worst]:.2e} ({worst}), within {args.rtol:g}')
+    threads = report['threads']
+    latency = ', '.join(f'{NAMES[k]} {v * 1e3:.1f} ms'
+                        for k, v in report['latency_s'].items())
+    print(f'Latency at {height}x{width}, batch 1, median of {args.runs}, '
+          f"{threads} thread{'s' if threads > 1 else ''}: {latency}")
+
+
+if __name__ == '__main__':
+    main()
