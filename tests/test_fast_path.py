@@ -8,6 +8,7 @@ import torch._dynamo
 import torch.nn.functional as F
 
 from mmsepvit.models import SepViT, fused_linear
+from mmsepvit.models import windows as windows_module
 from mmsepvit.models.backbones.sepvit import SepViTBlock
 from mmsepvit.models.fused_linear import linear, onednn_applies
 
@@ -184,3 +185,26 @@ def test_block_matches_plain_ops(window_token, size, grad):
     names = ['input'] + [n for n, _ in block.named_parameters()]
     for name, g, ref in zip(names, grads, expected_grads):
         assert max_relative_error(g, ref) < 1e-5, name
+
+
+@pytest.mark.parametrize('size', [(14, 21), (9, 16), (5, 3)])
+@pytest.mark.parametrize('token', ['none', 'shared', 'per_window'])
+def test_traced_windows_equal_written_windows(size, token):
+    """Tracers and exporters get the windows from concatenation and views;
+    they are exactly the windows written in blocks."""
+    feature_map = torch.randn(2, *size, 8)
+    fill = torch.randn(8)
+    windows = math.ceil(size[0] / 7) * math.ceil(size[1] / 7)
+    token = dict(
+        none=None,
+        shared=torch.randn(1, 1, 8),
+        per_window=torch.randn(1, windows, 8))[token]
+    written = windows_module._partition(feature_map, 7, fill, token)
+    traced = windows_module._partition_traceable(feature_map, 7, fill, token)
+    assert written.shape == (2, windows, 49 + (token is not None), 8)
+    assert torch.equal(written, traced)
+    pixels = written[:, :, int(token is not None):]
+    merged = windows_module._merge(pixels, *size, 7)
+    assert torch.equal(merged, feature_map)
+    assert torch.equal(
+        windows_module._merge_traceable(pixels, *size, 7), merged)

@@ -9,12 +9,10 @@ windows) in at most four rectangular blocks: the full windows, the last
 window column, the last window row and the corner. The backward of each is
 the other, so training makes one pass where autograd made three to five.
 
-The block bounds are plain arithmetic on the map size, with no branch on
-whether padding is needed, so ``torch.export`` can keep height and width
-symbolic.
+Tracers and exporters get the same windows from concatenation and views,
+which they record as plain ops; height and width may stay symbolic.
 """
-from contextlib import nullcontext
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -90,6 +88,32 @@ def _merge(windows: torch.Tensor, height: int, width: int,
     return feature_map
 
 
+def _partition_traceable(feature_map: torch.Tensor, window_size: int,
+                         fill: torch.Tensor,
+                         token: Optional[torch.Tensor]) -> torch.Tensor:
+    """:func:`_partition` in copies rather than writes, for tracers and
+    exporters: concatenation, views and a transpose."""
+    B, H, W, C = feature_map.shape
+    ws = window_size
+    x = torch.cat([feature_map, fill.expand(B, (-H) % ws, W, C)], 1)
+    x = torch.cat([x, fill.expand(B, x.shape[1], (-W) % ws, C)], 2)
+    x = x.view(B, x.shape[1] // ws, ws, x.shape[2] // ws, ws, C)
+    windows = x.transpose(2, 3).reshape(B, -1, ws * ws, C)
+    if token is None:
+        return windows
+    token = token.expand(B, windows.shape[1], C).unsqueeze(2)
+    return torch.cat([token, windows], 2)
+
+
+def _merge_traceable(windows: torch.Tensor, height: int, width: int,
+                     window_size: int) -> torch.Tensor:
+    B, _, _, C = windows.shape
+    ws = window_size
+    rows, cols, _, _ = _grid(height, width, ws)
+    x = windows.view(B, rows, cols, ws, ws, C).transpose(2, 3)
+    return x.reshape(B, rows * ws, cols * ws, C)[:, :height, :width]
+
+
 def _channel_sum(t: torch.Tensor) -> torch.Tensor:
     return t.sum(tuple(range(t.dim() - 1)))
 
@@ -143,16 +167,15 @@ def needs_autograd(*tensors: Optional[torch.Tensor]) -> bool:
     """Whether to run a hand-written backward: gradients are wanted, and
     neither the TorchScript tracer (which cannot record one) nor torch.export
     (which wants plain ops) is running."""
-    return (torch.is_grad_enabled() and not torch.jit.is_tracing()
-            and not torch.compiler.is_exporting()
+    return (torch.is_grad_enabled() and not _tracing()
             and any(t is not None and t.requires_grad for t in tensors))
 
 
-def _untracked(function: Callable, *args) -> torch.Tensor:
-    # The tracer loses autograd's track of writes into a fresh tensor. It
-    # traces for analysis (mmengine's FLOP counter): the copies go untracked.
-    with torch.no_grad() if torch.jit.is_tracing() else nullcontext():
-        return function(*args)
+def _tracing() -> bool:
+    # TorchScript tracing (mmengine's FLOP counter) and torch.export (ONNX)
+    # record writes into a fresh tensor badly: as untracked by autograd, and
+    # as scatter ops that OpenVINO rejects and ONNX Runtime runs slowly.
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
 def window_partition(feature_map: torch.Tensor,
@@ -176,7 +199,9 @@ def window_partition(feature_map: torch.Tensor,
     """
     if needs_autograd(feature_map, fill, token):
         return _Partition.apply(feature_map, window_size, fill, token)
-    return _untracked(_partition, feature_map, window_size, fill, token)
+    if _tracing():
+        return _partition_traceable(feature_map, window_size, fill, token)
+    return _partition(feature_map, window_size, fill, token)
 
 
 def window_merge(windows: torch.Tensor, height: int, width: int,
@@ -185,4 +210,6 @@ def window_merge(windows: torch.Tensor, height: int, width: int,
     windows to the (B, height, width, C) map, padding dropped."""
     if needs_autograd(windows):
         return _Merge.apply(windows, height, width, window_size)
-    return _untracked(_merge, windows, height, width, window_size)
+    if _tracing():
+        return _merge_traceable(windows, height, width, window_size)
+    return _merge(windows, height, width, window_size)
