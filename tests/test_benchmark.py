@@ -93,3 +93,14 @@ def test_profile_breakdown_sorts_time_by_kind():
     assert totals['linear layers (GEMM)'] > 0
     assert totals['LayerNorm'] > 0 and totals['optimizer'] > 0
     assert totals['attention'] == 0
+
+
+def test_runtime_rows_are_checked_exports():
+    """The ONNX Runtime and OpenVINO rows time an export whose outputs
+    match PyTorch's."""
+    model = benchmark.build_backbone('SepViT-T')
+    rows = benchmark.measure_runtimes(model, 1, 1, shape=(64, 96))
+    assert set(rows) == {'onnxruntime', 'openvino'}
+    for figures in rows.values():
+        assert figures['latency_64x96'] > 0
+        assert figures['max_rel_error'] < 1e-4

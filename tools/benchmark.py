@@ -6,8 +6,10 @@ For each backbone and device: parameters; forward latency at batch 1 and
 throughput at a larger batch, at 224x224 and 800x1280 (no grad); training
 step time (forward, backward, AdamW) and its peak memory at 512x512. Every
 figure is the median of --runs runs after warm-up; every model is measured in
-a fresh process. The table gives ratios to SepViT-T. On CUDA the models run
-under bf16 autocast (--amp does the same on the CPU).
+a fresh process. SepViT-T and Swin-T are also exported to ONNX and timed at
+800x1280 in ONNX Runtime and OpenVINO (the [deploy] extra). The table gives
+ratios to SepViT-T in PyTorch. On CUDA the models run under bf16 autocast
+(--amp does the same on the CPU).
 
     .venv/bin/python tools/benchmark.py [--models SepViT-T Swin-T] [--runs 5]
 
@@ -22,6 +24,7 @@ down by kind of operation (torch.profiler, self time).
 """
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import resource
@@ -29,7 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -85,6 +88,11 @@ def parse_args() -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='bf16 autocast on the CPU too (always on for CUDA)')
+    parser.add_argument(
+        '--no-runtimes',
+        action='store_true',
+        help='skip the ONNX Runtime and OpenVINO rows of SepViT-T and '
+        'Swin-T')
     parser.add_argument(
         '--sweep',
         action='store_true',
@@ -232,6 +240,54 @@ def measure_training(model: torch.nn.Module, device: str, runs: int,
         train_ms=seconds * 1e3, train_peak_mib=peak_memory_mib(device, base))
 
 
+# Backbones also timed in ONNX Runtime and OpenVINO, at 800x1280, batch 1.
+RUNTIME_MODELS = ['SepViT-T', 'Swin-T']
+
+
+def measure_runtimes(
+    model: torch.nn.Module,
+    runs: int,
+    threads: Optional[int],
+    shape: Tuple[int, int] = (800, 1280)
+) -> Dict[str, dict]:
+    """The backbone exported to ONNX (checked against PyTorch within 1e-4)
+    and timed in each runtime with the same thread count."""
+    from mmsepvit.deployment import RUNTIMES, export_and_time
+    timed = export_and_time(model, shape, runs=runs, warmup=1, threads=threads)
+    return {
+        runtime:
+        dict(
+            **{
+                f'latency_{shape[0]}x{shape[1]}':
+                timed[runtime]['latency_s'] * 1e3
+            },
+            max_rel_error=timed[runtime]['max_rel_error'])
+        for runtime in RUNTIMES
+    }
+
+
+def runtime_rows(name: str, device: str,
+                 args: argparse.Namespace) -> Dict[str, dict]:
+    if device != 'cpu' or args.no_runtimes or name not in RUNTIME_MODELS:
+        return {}
+    missing = [
+        package for package in ('onnxruntime', 'openvino')
+        if importlib.util.find_spec(package) is None
+    ]
+    if missing:
+        print(
+            f'  no {", ".join(missing)}: no runtime rows (install with '
+            "pip install 'mmsepvit[deploy]', or pass --no-runtimes)",
+            file=sys.stderr)
+        return {}
+    labels = dict(onnxruntime='ONNX Runtime', openvino='OpenVINO')
+    return {
+        f'{name} ({labels[runtime]})': figures
+        for runtime, figures in run_worker(name, device, 'runtimes',
+                                           args).items()
+    }
+
+
 # Input sizes of --sweep, (height, width): squares, then the 5:8 frames of
 # detection inputs, up to twice 800x1280 in each side.
 SWEEP_SIZES = [(224, 224), (384, 384), (512, 512), (512, 2048), (800, 1333),
@@ -269,6 +325,8 @@ def worker(name: str, device: str, part: str,
         result['params_m'] = sum(p.numel() for p in model.parameters()) / 1e6
     elif part == 'training':
         result = measure_training(model, device, args.runs, args.amp)
+    elif part == 'runtimes':
+        result = measure_runtimes(model, args.runs, args.threads)
     else:
         training = part == 'sweep-training'
         result = measure_sweep(
@@ -559,6 +617,7 @@ def main() -> None:
                 **run_worker(name, device, 'inference', args),
                 **run_worker(name, device, 'training', args)
             }
+            results.update(runtime_rows(name, device, args))
             print(f'  measured {name}', file=sys.stderr, flush=True)
         print(format_table(results), flush=True)
         report[device] = results
