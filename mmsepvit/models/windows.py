@@ -19,7 +19,9 @@ import torch
 
 def _grid(height: int, width: int, window_size: int) -> Tuple[int, ...]:
     """Windows down and across; map rows and columns in the last window."""
-    rows, cols = -(-height // window_size), -(-width // window_size)
+    # Non-negative operands: ONNX exports floor division as truncation.
+    rows = (height + window_size - 1) // window_size
+    cols = (width + window_size - 1) // window_size
     return (rows, cols, height - (rows - 1) * window_size,
             width - (cols - 1) * window_size)
 
