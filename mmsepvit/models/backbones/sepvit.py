@@ -247,9 +247,10 @@ class DepthwiseSeparableAttention(BaseModule):
 class SepViTBlock(BaseModule):
     """A pre-norm SepViT block: DSSA then an MLP, each with a residual.
 
-    The first LayerNorm is applied after padding and window tokens are added,
-    as in the released code: padded pixels and a zero token come out as the
-    norm's bias.
+    The released code applies the first LayerNorm after padding and adding
+    the window tokens, so padded pixels and zero tokens come out as the
+    norm's bias; this block normalises the unpadded map and fills those
+    places with the bias directly, which is exact.
 
     Args:
         embed_dims (int): Channels.
