@@ -31,6 +31,13 @@ WINDOW_TOKENS = ('zero', 'learnable', 'per_window')
 BLOCK_NORM_EPS = 1e-6
 
 
+def _split_heads(qkv: torch.Tensor,
+                 num_heads: int) -> Tuple[torch.Tensor, ...]:
+    batch, tokens, _ = qkv.shape
+    return qkv.view(batch, tokens, 3, num_heads, -1).permute(2, 0, 3, 1,
+                                                             4).unbind(0)
+
+
 class _SplitHeads(torch.autograd.Function):
     """(B', T, 3C) -> query, key and value views of (B', heads, T, C/heads).
 
@@ -40,9 +47,7 @@ class _SplitHeads(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, qkv, num_heads):
-        batch, tokens, _ = qkv.shape
-        return qkv.view(batch, tokens, 3, num_heads,
-                        -1).permute(2, 0, 3, 1, 4).unbind(0)
+        return _split_heads(qkv, num_heads)
 
     @staticmethod
     def backward(ctx, *grads):
@@ -56,7 +61,7 @@ def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
     """Query, key and value of (B', heads, T, C/heads) from (B', T, 3C)."""
     if needs_autograd(qkv):
         return _SplitHeads.apply(qkv, num_heads)
-    return _SplitHeads.forward(None, qkv, num_heads)
+    return _split_heads(qkv, num_heads)
 
 
 class DropPathResidual(BaseModule):
