@@ -28,10 +28,8 @@ import importlib.util
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -40,6 +38,7 @@ from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
 import mmsepvit  # noqa: F401  (registers SepViT)
+from mmsepvit import deployment
 
 # name: the config whose backbone is measured.
 BACKBONES = {
@@ -72,8 +71,8 @@ def parse_args() -> argparse.Namespace:
         '--models',
         nargs='+',
         choices=list(BACKBONES),
-        default=list(BACKBONES),
-        help='backbones to measure (default: all)')
+        help='backbones to measure (default: all; with --sweep: SepViT-T, '
+        'Swin-T, PVTv2-b2 and Twins-SVT-S)')
     parser.add_argument(
         '--devices',
         nargs='+',
@@ -151,16 +150,14 @@ def median_seconds(step: Callable[[], None],
                    device: str,
                    runs: int,
                    warmup: int = 2) -> float:
-    for _ in range(warmup):
-        step()
-    synchronize(device)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+    """:func:`mmsepvit.deployment.median_seconds`, each call waiting for
+    the device."""
+
+    def synchronized_step():
         step()
         synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    return deployment.median_seconds(synchronized_step, runs, warmup)
 
 
 def forward_step(model: torch.nn.Module, x: torch.Tensor,
@@ -252,17 +249,15 @@ def measure_runtimes(
 ) -> Dict[str, dict]:
     """The backbone exported to ONNX (checked against PyTorch within 1e-4)
     and timed in each runtime with the same thread count."""
-    from mmsepvit.deployment import RUNTIMES, export_and_time
-    timed = export_and_time(model, shape, runs=runs, warmup=1, threads=threads)
+    timed = deployment.export_and_time(
+        model, shape, runs=runs, warmup=1, threads=threads)
+    latency = f'latency_{shape[0]}x{shape[1]}'
     return {
-        runtime:
-        dict(
-            **{
-                f'latency_{shape[0]}x{shape[1]}':
-                timed[runtime]['latency_s'] * 1e3
-            },
-            max_rel_error=timed[runtime]['max_rel_error'])
-        for runtime in RUNTIMES
+        runtime: {
+            latency: timed[runtime]['latency_s'] * 1e3,
+            'max_rel_error': timed[runtime]['max_rel_error']
+        }
+        for runtime in deployment.RUNTIMES
     }
 
 
@@ -493,13 +488,11 @@ def plot_sweep(report: dict, path: str) -> None:
 
 def run_sweep(args: argparse.Namespace, device: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    models = [m for m in args.models if m in SWEEP_MODELS
-              ] if args.models != list(BACKBONES) else SWEEP_MODELS
     report = dict(
         device=f'{device}: {describe(device, args.threads)}',
         sizes=[f'{h}x{w}' for h, w in SWEEP_SIZES],
         models={})
-    for name in models:
+    for name in args.models or SWEEP_MODELS:
         report['models'][name] = dict(
             forward=run_worker(name, device, 'sweep-forward', args),
             training=run_worker(name, device, 'sweep-training', args))
@@ -612,7 +605,7 @@ def main() -> None:
             f'{args.runs} runs',
             flush=True)
         results = {}
-        for name in args.models:
+        for name in args.models or list(BACKBONES):
             results[name] = {
                 **run_worker(name, device, 'inference', args),
                 **run_worker(name, device, 'training', args)
