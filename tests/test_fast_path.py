@@ -7,6 +7,7 @@ import torch
 import torch._dynamo
 import torch.nn.functional as F
 
+from mmsepvit.deployment import relative_error
 from mmsepvit.models import SepViT, fused_linear
 from mmsepvit.models import windows as windows_module
 from mmsepvit.models.backbones.sepvit import SepViTBlock
@@ -87,10 +88,6 @@ def test_linear_falls_back_to_pytorch(monkeypatch, failure):
         torch.testing.assert_close(out, expected)
         assert not fused_linear._onednn_usable  # not tried again
         torch.testing.assert_close(linear(x, layer, gelu=True), expected)
-
-
-def max_relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual - expected).abs().max() / expected.abs().max()).item()
 
 
 def plain_block(block: SepViTBlock, x: torch.Tensor) -> torch.Tensor:
@@ -181,10 +178,10 @@ def test_block_matches_plain_ops(window_token, size, grad):
         results.append((out.detach(), grads))
     (out, grads), (expected, expected_grads) = results
     assert out.shape == expected.shape
-    assert max_relative_error(out, expected) < 1e-5
+    assert relative_error(out, expected) < 1e-5
     names = ['input'] + [n for n, _ in block.named_parameters()]
     for name, g, ref in zip(names, grads, expected_grads):
-        assert max_relative_error(g, ref) < 1e-5, name
+        assert relative_error(g, ref) < 1e-5, name
 
 
 @pytest.mark.parametrize('size', [(14, 21), (9, 16), (5, 3)])

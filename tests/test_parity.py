@@ -8,14 +8,11 @@ import torch
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
+from mmsepvit.deployment import relative_error
 from mmsepvit.models import SepViT, convert_official_sepvit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERTER = ROOT / 'tools' / 'model_converters' / 'official2mmsepvit.py'
-
-
-def max_relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual - expected).abs().max() / expected.abs().max()).item()
 
 
 def convert_with_tool(tmp_path, state_dict: dict, name: str) -> str:
@@ -50,7 +47,7 @@ def test_dense_backbone_parity(tmp_path, reference, grad):
         assert len(outs) == len(expected)
         for out, ref in zip(outs, expected):
             assert out.shape == ref.shape
-            assert max_relative_error(out, ref) < 1e-5
+            assert relative_error(out, ref) < 1e-5
 
 
 @PATHS
@@ -79,8 +76,8 @@ def test_classifier_parity(tmp_path, reference, grad):
     classifier.eval()
     with torch.set_grad_enabled(grad):
         logits = classifier(reference['classifier_input'], mode='tensor')
-    assert max_relative_error(logits.detach(),
-                              reference['classifier_logits']) < 1e-5
+    assert relative_error(logits.detach(),
+                          reference['classifier_logits']) < 1e-5
 
 
 def test_converter_reports_layouts(reference):
