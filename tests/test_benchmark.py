@@ -38,6 +38,31 @@ def test_table_has_ratios_to_sepvit_t():
     assert swin.count('(1.50x)') == len(benchmark.COLUMNS)
 
 
+def test_multiply_adds_count_the_cpu_kernels_as_the_plain_ops(monkeypatch):
+    """The oneDNN linear layers and the CPU flash attention that SepViT's
+    inference runs count as the plain matmuls they replace, and the total is
+    the paper's 4.5 G at 224x224."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mmsepvit.models import fused_linear
+    model = benchmark.build_backbone('SepViT-T')
+    x = torch.randn(1, 3, 224, 224)
+    fast = benchmark.multiply_adds(model, x)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    assert {str(op)
+            for op in counter.get_flop_counts()['Global']} >= {
+                'mkldnn._linear_pointwise',
+                'aten._scaled_dot_product_flash_attention_for_cpu'
+            }
+    monkeypatch.setattr(fused_linear, '_onednn_usable', False)
+    with sdpa_kernel(SDPBackend.MATH):
+        plain = benchmark.multiply_adds(model, x)
+    assert fast == plain
+    assert fast == pytest.approx(4.53, abs=0.01)
+
+
 def test_cuda_path_runs_bf16_attention_with_flash_shapes(monkeypatch):
     """The CUDA path (bf16 autocast) run on the CPU with --amp: every
     attention call is bf16 with a head dim of 32 and no mask, shapes that

@@ -26,6 +26,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import math
 import os
 import resource
 import subprocess
@@ -186,6 +187,43 @@ def training_step(model: torch.nn.Module, x: torch.Tensor,
     return step
 
 
+def _count_cpu_kernels() -> None:
+    """Teach PyTorch's FlopCounterMode the two CPU kernels it has no formula
+    for: the CPU flash attention and oneDNN's fused linear layer (SepViT's
+    inference path)."""
+    from torch.utils.flop_counter import (flop_registry, register_flop_formula,
+                                          sdpa_flop_count)
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    if flash not in flop_registry:
+        register_flop_formula(flash)(lambda q, k, v, *args, out_shape=None, **
+                                     kwargs: sdpa_flop_count(q, k, v))
+    if not hasattr(torch.ops.mkldnn, '_linear_pointwise'):
+        return
+    linear = torch.ops.mkldnn._linear_pointwise
+    if linear not in flop_registry:  # (..., K) by (N, K)
+        register_flop_formula(linear)(lambda x, weight, *args, out_shape=None,
+                                      **kwargs: 2 * math.prod(x) * weight[0])
+
+
+def multiply_adds(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """Giga multiply-adds of one forward, counted op by op as it runs (every
+    matmul, convolution and attention kernel, whichever module calls it)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    _count_cpu_kernels()
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 2e9
+
+
+def matmul_peak(device: str, runs: int, size: int = 2048) -> float:
+    """This device's float32 matmul rate (G multiply-adds/s) on one large
+    square product: the ceiling for models made of matrix products."""
+    a, b = torch.randn(2, size, size, device=device).unbind(0)
+    seconds = median_seconds(lambda: a @ b, device, runs)
+    return size**3 / seconds / 1e9
+
+
 def measure_inference(model: torch.nn.Module, device: str, runs: int,
                       amp: bool) -> Dict[str, float]:
     batches = BATCHES[device]
@@ -202,6 +240,9 @@ def measure_inference(model: torch.nn.Module, device: str, runs: int,
                 warmup=1 if key != '224' else 2)
             results[f'{mode}_{key}'] = (
                 seconds * 1e3 if mode == 'latency' else batch / seconds)
+    gmacs = multiply_adds(model, torch.randn(1, 3, 800, 1280, device=device))
+    results['gmacs_800x1280'] = gmacs
+    results['gmacs_per_s_800x1280'] = gmacs / results['latency_800x1280'] * 1e3
     return results
 
 
@@ -362,6 +403,8 @@ COLUMNS = [  # key, header, format, lower is better
     ('throughput_224', 'thr 224 (img/s)', '{:.1f}', False),
     ('latency_800x1280', 'lat 800x1280 (ms)', '{:.0f}', True),
     ('throughput_800x1280', 'thr 800x1280 (img/s)', '{:.2f}', False),
+    ('gmacs_800x1280', 'GMAC 800x1280', '{:.1f}', True),
+    ('gmacs_per_s_800x1280', 'GMAC/s 800x1280', '{:.0f}', False),
     ('train_ms', 'train 512 (ms)', '{:.0f}', True),
     ('train_peak_mib', 'train peak (MiB)', '{:.0f}', True),
 ]
@@ -604,6 +647,11 @@ def main() -> None:
             f"{BATCHES[device]['train']} for training; median of "
             f'{args.runs} runs',
             flush=True)
+        peak = matmul_peak(device, args.runs)
+        print(
+            f'float32 matmul peak (2048x2048 by 2048x2048): {peak:.0f} '
+            'G multiply-adds/s',
+            flush=True)
         results = {}
         for name in args.models or list(BACKBONES):
             results[name] = {
@@ -613,7 +661,7 @@ def main() -> None:
             results.update(runtime_rows(name, device, args))
             print(f'  measured {name}', file=sys.stderr, flush=True)
         print(format_table(results), flush=True)
-        report[device] = results
+        report[device] = dict(matmul_peak_gmacs_per_s=peak, models=results)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)
