@@ -188,31 +188,44 @@ def training_step(model: torch.nn.Module, x: torch.Tensor,
 
 
 def _count_cpu_kernels() -> None:
-    """Teach PyTorch's FlopCounterMode the two CPU kernels it has no formula
-    for: the CPU flash attention and oneDNN's fused linear layer (SepViT's
-    inference path)."""
+    """Teach PyTorch's FlopCounterMode the CPU kernels it has no formula
+    for: the CPU flash attention (forward and backward) and oneDNN's fused
+    linear layer (SepViT's inference path)."""
     from torch.utils.flop_counter import (flop_registry, register_flop_formula,
+                                          sdpa_backward_flop_count,
                                           sdpa_flop_count)
-    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-    if flash not in flop_registry:
-        register_flop_formula(flash)(lambda q, k, v, *args, out_shape=None, **
-                                     kwargs: sdpa_flop_count(q, k, v))
-    if not hasattr(torch.ops.mkldnn, '_linear_pointwise'):
-        return
-    linear = torch.ops.mkldnn._linear_pointwise
-    if linear not in flop_registry:  # (..., K) by (N, K)
-        register_flop_formula(linear)(lambda x, weight, *args, out_shape=None,
-                                      **kwargs: 2 * math.prod(x) * weight[0])
+
+    def attention(q, k, v, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(q, k, v)
+
+    def attention_backward(grad, q, k, v, *args, out_shape=None, **kwargs):
+        return sdpa_backward_flop_count(grad, q, k, v)
+
+    def linear(x, weight, *args, out_shape=None, **kwargs):
+        return 2 * math.prod(x) * weight[0]  # (..., K) by (N, K)
+
+    aten = torch.ops.aten
+    formulas = {
+        aten._scaled_dot_product_flash_attention_for_cpu:
+        attention,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward:
+        attention_backward,
+    }
+    if hasattr(torch.ops.mkldnn, '_linear_pointwise'):
+        formulas[torch.ops.mkldnn._linear_pointwise] = linear
+    for op, formula in formulas.items():
+        if op not in flop_registry:
+            register_flop_formula(op)(formula)
 
 
-def multiply_adds(model: torch.nn.Module, x: torch.Tensor) -> float:
-    """Giga multiply-adds of one forward, counted op by op as it runs (every
-    matmul, convolution and attention kernel, whichever module calls it)."""
+def multiply_adds(step: Callable[[], None]) -> float:
+    """Giga multiply-adds of one step, counted op by op as it runs (every
+    matmul, convolution and attention kernel, forward and backward,
+    whichever module calls it)."""
     from torch.utils.flop_counter import FlopCounterMode
     _count_cpu_kernels()
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
+    with FlopCounterMode(display=False) as counter:
+        step()
     return counter.get_total_flops() / 2e9
 
 
@@ -240,7 +253,8 @@ def measure_inference(model: torch.nn.Module, device: str, runs: int,
                 warmup=1 if key != '224' else 2)
             results[f'{mode}_{key}'] = (
                 seconds * 1e3 if mode == 'latency' else batch / seconds)
-    gmacs = multiply_adds(model, torch.randn(1, 3, 800, 1280, device=device))
+    gmacs = multiply_adds(
+        forward_step(model, torch.randn(1, 3, 800, 1280, device=device), amp))
     results['gmacs_800x1280'] = gmacs
     results['gmacs_per_s_800x1280'] = gmacs / results['latency_800x1280'] * 1e3
     return results
@@ -274,8 +288,13 @@ def measure_training(model: torch.nn.Module, device: str, runs: int,
     step = training_step(model, x, amp)
     base = memory_base(device)
     seconds = median_seconds(step, device, runs, warmup=1)
+    peak_mib = peak_memory_mib(device, base)
+    gmacs = multiply_adds(step)
     return dict(
-        train_ms=seconds * 1e3, train_peak_mib=peak_memory_mib(device, base))
+        train_ms=seconds * 1e3,
+        train_peak_mib=peak_mib,
+        train_gmacs=gmacs,
+        train_gmacs_per_s=gmacs / seconds)
 
 
 # Backbones also timed in ONNX Runtime and OpenVINO, at 800x1280, batch 1.
@@ -407,6 +426,8 @@ COLUMNS = [  # key, header, format, lower is better
     ('gmacs_per_s_800x1280', 'GMAC/s 800x1280', '{:.0f}', False),
     ('train_ms', 'train 512 (ms)', '{:.0f}', True),
     ('train_peak_mib', 'train peak (MiB)', '{:.0f}', True),
+    ('train_gmacs', 'train GMAC', '{:.1f}', True),
+    ('train_gmacs_per_s', 'train GMAC/s', '{:.0f}', False),
 ]
 
 
