@@ -28,7 +28,6 @@ import importlib.util
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 from typing import Callable, Dict, List, Optional, Tuple
@@ -260,26 +259,36 @@ def measure_inference(model: torch.nn.Module, device: str, runs: int,
     return results
 
 
-def current_rss_bytes() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+def resident_peak_bytes() -> int:
+    """The process's peak resident memory (Linux's VmHWM)."""
+    with open('/proc/self/status') as f:
+        kib = next(line for line in f if line.startswith('VmHWM:')).split()[1]
+    return int(kib) * 1024
 
 
 def peak_memory_mib(device: str, base: int) -> float:
     """Peak memory since :func:`memory_base` returned ``base``."""
     if device == 'cuda':
         peak = torch.cuda.max_memory_allocated() - base
-    else:  # ru_maxrss is in KiB on Linux
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    else:
+        peak = resident_peak_bytes() - base
     return peak / 2**20
 
 
 def memory_base(device: str) -> int:
+    """Reset the device's peak memory to what is in use now, and return it.
+
+    On the CPU the peak is the resident size's high-water mark, reset
+    through /proc/self/clear_refs (Linux 4.0 and later); reading the same
+    counter before and after keeps a small step from reading below zero.
+    """
     if device == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         return torch.cuda.memory_allocated()
-    return current_rss_bytes()
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    return resident_peak_bytes()
 
 
 def measure_training(model: torch.nn.Module, device: str, runs: int,
