@@ -54,7 +54,9 @@ def test_multiply_adds_count_the_cpu_kernels_as_the_plain_ops(monkeypatch):
     fast_training = benchmark.multiply_adds(training)
     counts = {}
     for step in (forward, training):
-        with FlopCounterMode(display=False) as counter:
+        with FlopCounterMode(
+                display=False,
+                custom_mapping=benchmark._flop_formulas()) as counter:
             step()
         for op, flops in counter.get_flop_counts()['Global'].items():
             counts[str(op)] = counts.get(str(op), 0) + flops / 2e9
@@ -70,6 +72,19 @@ def test_multiply_adds_count_the_cpu_kernels_as_the_plain_ops(monkeypatch):
         assert benchmark.multiply_adds(training) == pytest.approx(
             fast_training - counts[attention] / 4)
     assert fast == pytest.approx(4.53, abs=0.01)
+
+
+@pytest.mark.parametrize('groups', [1, 4, 16])
+def test_multiply_adds_of_a_convolution_backward_are_two_forwards(groups):
+    """The input and the weight gradient cost one forward each, however
+    many groups (PyTorch's own formula counts a depthwise convolution's
+    weight gradient once per channel)."""
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=groups)
+    x = torch.randn(2, 16, 9, 12, requires_grad=True)
+    forward = benchmark.multiply_adds(lambda: conv(x))
+    assert forward == 2 * 32 * (16 // groups) * 9 * 9 * 12 / 1e9
+    assert benchmark.multiply_adds(
+        lambda: conv(x).sum().backward()) == pytest.approx(3 * forward)
 
 
 def test_cuda_path_runs_bf16_attention_with_flash_shapes(monkeypatch):

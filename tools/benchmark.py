@@ -186,11 +186,13 @@ def training_step(model: torch.nn.Module, x: torch.Tensor,
     return step
 
 
-def _count_cpu_kernels() -> None:
-    """Teach PyTorch's FlopCounterMode the CPU kernels it has no formula
-    for: the CPU flash attention (forward and backward) and oneDNN's fused
-    linear layer (SepViT's inference path)."""
-    from torch.utils.flop_counter import (flop_registry, register_flop_formula,
+def _flop_formulas() -> Dict[object, Callable[..., int]]:
+    """FlopCounterMode formulas for what it does not count, or miscounts:
+    the CPU flash attention (forward and backward), oneDNN's fused linear
+    layer (SepViT's inference path), and the convolution backward, whose
+    weight gradient PyTorch 2.14 counts as if the convolution had one group
+    (a depthwise 3x3 over C channels C times over)."""
+    from torch.utils.flop_counter import (conv_flop_count,
                                           sdpa_backward_flop_count,
                                           sdpa_flop_count)
 
@@ -203,18 +205,33 @@ def _count_cpu_kernels() -> None:
     def linear(x, weight, *args, out_shape=None, **kwargs):
         return 2 * math.prod(x) * weight[0]  # (..., K) by (N, K)
 
+    def convolution_backward(grad_out,
+                             x,
+                             weight,
+                             bias,
+                             stride,
+                             padding,
+                             dilation,
+                             transposed,
+                             output_padding,
+                             groups,
+                             output_mask,
+                             out_shape=None,
+                             **kwargs):
+        # The input and the weight gradient each cost one forward.
+        forward = conv_flop_count(x, weight, grad_out, transposed)
+        return forward * (int(output_mask[0]) + int(output_mask[1]))
+
     aten = torch.ops.aten
     formulas = {
-        aten._scaled_dot_product_flash_attention_for_cpu:
-        attention,
+        aten._scaled_dot_product_flash_attention_for_cpu: attention,
         aten._scaled_dot_product_flash_attention_for_cpu_backward:
         attention_backward,
+        aten.convolution_backward: convolution_backward,
     }
     if hasattr(torch.ops.mkldnn, '_linear_pointwise'):
         formulas[torch.ops.mkldnn._linear_pointwise] = linear
-    for op, formula in formulas.items():
-        if op not in flop_registry:
-            register_flop_formula(op)(formula)
+    return formulas
 
 
 def multiply_adds(step: Callable[[], None]) -> float:
@@ -222,8 +239,8 @@ def multiply_adds(step: Callable[[], None]) -> float:
     matmul, convolution and attention kernel, forward and backward,
     whichever module calls it)."""
     from torch.utils.flop_counter import FlopCounterMode
-    _count_cpu_kernels()
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(
+            display=False, custom_mapping=_flop_formulas()) as counter:
         step()
     return counter.get_total_flops() / 2e9
 
