@@ -245,11 +245,14 @@ def multiply_adds(step: Callable[[], None]) -> float:
     return counter.get_total_flops() / 2e9
 
 
-def matmul_peak(device: str, runs: int, size: int = 2048) -> float:
-    """This device's float32 matmul rate (G multiply-adds/s) on one large
-    square product: the ceiling for models made of matrix products."""
+def matmul_peak(device: str, runs: int = 20, size: int = 2048) -> float:
+    """This device's float32 matmul rate (G multiply-adds/s): the best of
+    ``runs`` large square products, the ceiling for models made of matrix
+    products."""
     a, b = torch.randn(2, size, size, device=device).unbind(0)
-    seconds = median_seconds(lambda: a @ b, device, runs)
+    seconds = min(
+        median_seconds(lambda: a @ b, device, runs=1, warmup=int(i == 0))
+        for i in range(runs))
     return size**3 / seconds / 1e9
 
 
@@ -694,7 +697,7 @@ def main() -> None:
             f"{BATCHES[device]['train']} for training; median of "
             f'{args.runs} runs',
             flush=True)
-        peak = matmul_peak(device, args.runs)
+        peak = matmul_peak(device)
         print(
             f'float32 matmul peak (2048x2048 by 2048x2048): {peak:.0f} '
             'G multiply-adds/s',
