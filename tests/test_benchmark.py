@@ -144,6 +144,17 @@ def test_profile_breakdown_sorts_time_by_kind():
     assert totals['attention'] == 0
 
 
+def test_page_faults_count_the_pages_a_step_maps_anew():
+
+    def fresh():  # 64 MiB, above glibc's mmap threshold: mapped anew
+        torch.ones(16 * 2**20)
+
+    kept = torch.empty(16 * 2**20)
+    faults = benchmark.page_faults(fresh)
+    assert faults >= 32  # one per page, or per 2 MiB huge page
+    assert benchmark.page_faults(lambda: kept.fill_(1)) * 10 < faults
+
+
 def test_runtime_rows_are_checked_exports():
     """The ONNX Runtime and OpenVINO rows time an export whose outputs
     match PyTorch's."""
