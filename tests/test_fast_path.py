@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmsepvit.deployment import relative_error
 from mmsepvit.models import SepViT, fused_linear
 from mmsepvit.models import windows as windows_module
-from mmsepvit.models.backbones.sepvit import SepViTBlock, residual_sum
+from mmsepvit.models.backbones.sepvit import SepViTBlock
 from mmsepvit.models.fused_linear import linear, onednn_applies
 
 
@@ -182,30 +182,6 @@ def test_block_matches_plain_ops(window_token, size, grad):
     names = ['input'] + [n for n, _ in block.named_parameters()]
     for name, g, ref in zip(names, grads, expected_grads):
         assert relative_error(g, ref) < 1e-5, name
-
-
-def test_residual_sum_writes_into_the_branch_only_at_inference():
-    identity, branch = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
-    expected = identity + branch
-    with torch.no_grad():
-        out = residual_sum(identity, branch)
-    assert out is branch and torch.equal(out, expected)
-
-    # Autograd records the sum; the branch it saved must stay as it was.
-    branch = torch.randn(2, 3, 4, requires_grad=True)
-    before = branch.detach().clone()
-    out = residual_sum(identity, branch)
-    assert out is not branch and torch.equal(branch.detach(), before)
-    out.sum().backward()
-    assert torch.equal(branch.grad, torch.ones_like(before))
-
-    # A bf16 branch (autocast) cannot hold the float32 sum; nor can a
-    # branch smaller than the broadcast result.
-    with torch.no_grad():
-        low = torch.randn(2, 3, 4).bfloat16()
-        out = residual_sum(identity, low)
-        assert out.dtype == torch.float32 and out is not low
-        assert residual_sum(identity, torch.ones(4)).shape == (2, 3, 4)
 
 
 @pytest.mark.parametrize('size', [(14, 21), (9, 16), (5, 3)])

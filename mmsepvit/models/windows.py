@@ -169,11 +169,11 @@ def needs_autograd(*tensors: Optional[torch.Tensor]) -> bool:
     """Whether to run a hand-written backward: gradients are wanted, and
     neither the TorchScript tracer (which cannot record one) nor torch.export
     (which wants plain ops) is running."""
-    return (torch.is_grad_enabled() and not tracing()
+    return (torch.is_grad_enabled() and not _tracing()
             and any(t is not None and t.requires_grad for t in tensors))
 
 
-def tracing() -> bool:
+def _tracing() -> bool:
     # TorchScript tracing (mmengine's FLOP counter) and torch.export (ONNX)
     # record writes into a fresh tensor badly: as untracked by autograd, and
     # as scatter ops that OpenVINO rejects and ONNX Runtime runs slowly.
@@ -201,7 +201,7 @@ def window_partition(feature_map: torch.Tensor,
     """
     if needs_autograd(feature_map, fill, token):
         return _Partition.apply(feature_map, window_size, fill, token)
-    if tracing():
+    if _tracing():
         return _partition_traceable(feature_map, window_size, fill, token)
     return _partition(feature_map, window_size, fill, token)
 
@@ -212,6 +212,6 @@ def window_merge(windows: torch.Tensor, height: int, width: int,
     windows to the (B, height, width, C) map, padding dropped."""
     if needs_autograd(windows):
         return _Merge.apply(windows, height, width, window_size)
-    if tracing():
+    if _tracing():
         return _merge_traceable(windows, height, width, window_size)
     return _merge(windows, height, width, window_size)

@@ -20,7 +20,7 @@ from mmengine.model.weight_init import (constant_init, initialize, normal_init,
 from mmengine.utils import to_2tuple
 
 from mmsepvit.models.fused_linear import linear
-from mmsepvit.models.windows import (needs_autograd, tracing, window_merge,
+from mmsepvit.models.windows import (needs_autograd, window_merge,
                                      window_partition)
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
@@ -64,21 +64,6 @@ def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
     return _split_heads(qkv, num_heads)
 
 
-def residual_sum(identity: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
-    """``identity + branch``, written into ``branch`` where nothing records
-    the sum for a backward.
-
-    ``branch`` must be a fresh result nobody else reads. At inference this
-    spares a large allocation per sum, whose pages the kernel would zero.
-    """
-    if (needs_autograd(identity, branch) or tracing()
-            or branch.dtype != torch.result_type(identity, branch)
-            or branch.shape != torch.broadcast_shapes(identity.shape,
-                                                      branch.shape)):
-        return identity + branch
-    return branch.add_(identity)
-
-
 class DropPathResidual(BaseModule):
     """``identity + drop_path(branch)`` in one pass.
 
@@ -95,9 +80,8 @@ class DropPathResidual(BaseModule):
 
     def forward(self, identity: torch.Tensor,
                 branch: torch.Tensor) -> torch.Tensor:
-        """``branch`` is a fresh result that may be overwritten."""
         if not self.training or self.drop_prob == 0.:
-            return residual_sum(identity, branch)
+            return identity + branch
         keep_prob = 1 - self.drop_prob
         shape = (branch.shape[0], ) + (1, ) * (branch.dim() - 1)
         keep = (keep_prob + torch.rand(
@@ -171,9 +155,7 @@ class ConditionalPositionEncoding(BaseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Channels-last (B, H, W, C) in and out."""
-        return residual_sum(
-            x,
-            self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+        return x + self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class DepthwiseSeparableAttention(BaseModule):
@@ -237,14 +219,13 @@ class DepthwiseSeparableAttention(BaseModule):
         heads, head_dims = self.num_heads, self.head_dims
         dropout = self.attn_drop if self.training else 0.
 
-        # Depthwise attention inside each window, batched over B * nW. Its
-        # output, heads transposed back, is laid out like the windows.
+        # Depthwise attention inside each window, batched over B * nW. The
+        # residual sum also brings the heads back to the channel layout.
         qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
         x = F.scaled_dot_product_attention(
             *split_heads(qkv, heads), dropout_p=dropout)
-        x = residual_sum(
-            x.transpose(1, 2),
-            windows.view(B * num_windows, num_tokens, heads, head_dims))
+        x = windows.view(B * num_windows, num_tokens, heads,
+                         head_dims) + x.transpose(1, 2)
 
         if self.pointwise:
             tokens, pixels = x[:, 0], x[:, 1:]
@@ -260,9 +241,8 @@ class DepthwiseSeparableAttention(BaseModule):
                                                       num_pixels * head_dims)
             attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
             attn = F.dropout(attn.softmax(-1), dropout, self.training)
-            x = residual_sum((attn @ v).view(B, heads, num_windows, num_pixels,
-                                             head_dims).permute(0, 2, 3, 1, 4),
-                             pixels)
+            x = pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
+                                         head_dims).permute(0, 2, 3, 1, 4)
 
         x = window_merge(
             x.reshape(B, num_windows, -1, C), height, width, self.window_size)
