@@ -4,12 +4,14 @@ Twins-SVT-S (mmseg) backbones, all built from the installed packages' configs.
 
 For each backbone and device: parameters; forward latency at batch 1 and
 throughput at a larger batch, at 224x224 and 800x1280 (no grad); training
-step time (forward, backward, AdamW) and its peak memory at 512x512. Every
-figure is the median of --runs runs after warm-up; every model is measured in
-a fresh process. SepViT-T and Swin-T are also exported to ONNX and timed at
-800x1280 in ONNX Runtime and OpenVINO (the [deploy] extra). The table gives
-ratios to SepViT-T in PyTorch. On CUDA the models run under bf16 autocast
-(--amp does the same on the CPU).
+step time (forward, backward, AdamW) and its peak memory at 512x512; the
+multiply-adds of the 800x1280 forward and of the training step, and their
+rate, beside the device's float32 matmul peak. Every time is the median of
+--runs runs after warm-up; every model is measured in a fresh process.
+SepViT-T and Swin-T are also exported to ONNX and timed at 800x1280 in ONNX
+Runtime and OpenVINO (the [deploy] extra). The table gives ratios to SepViT-T
+in PyTorch. On CUDA the models run under bf16 autocast (--amp does the same
+on the CPU).
 
     .venv/bin/python tools/benchmark.py [--models SepViT-T Swin-T] [--runs 5]
 
@@ -20,7 +22,8 @@ against the pixel count, log-log, beside a JSON of the figures:
     .venv/bin/python tools/benchmark.py --sweep --out work_dirs/sweep
 
 --profile MODEL breaks one 800x1280 forward and one 512x512 training step
-down by kind of operation (torch.profiler, self time).
+down by kind of operation (torch.profiler, self time), with their minor page
+faults.
 """
 import argparse
 import importlib
