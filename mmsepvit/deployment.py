@@ -38,7 +38,6 @@ import os
 import os.path as osp
 import statistics
 import sys
-import tempfile
 import time
 import types
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -56,6 +55,9 @@ from mmsepvit.utils import (check_state_dict, extract_state_dict,
 MIN_INPUT_SIZE = 32
 INSTALL_HINT = "pip install 'mmsepvit[deploy]'"
 RUNTIMES = ('onnxruntime', 'openvino')
+# How tools print each runtime (and PyTorch, the reference).
+RUNTIME_NAMES = dict(
+    pytorch='PyTorch', onnxruntime='ONNX Runtime', openvino='OpenVINO')
 OPSET = 18
 Shape = Tuple[int, int]
 Arrays = List[np.ndarray]
@@ -650,26 +652,24 @@ def make_runner(
         threads: Optional[int] = None) -> Callable[[np.ndarray], Arrays]:
     """``run(inputs) -> [outputs]`` of ``path`` in 'onnxruntime' or
     'openvino'."""
-    if runtime not in _RUNNERS:
-        raise ValueError(
-            f'unknown runtime {runtime!r}; choose from {list(_RUNNERS)}')
+    _check_runtime(runtime)
     return _RUNNERS[runtime](path, threads)
 
 
-def _numpy(inputs) -> np.ndarray:
-    return inputs.numpy() if torch.is_tensor(inputs) else np.asarray(inputs)
+def _check_runtime(runtime: str) -> None:
+    if runtime not in _RUNNERS:
+        raise ValueError(
+            f'unknown runtime {runtime!r}; choose from {list(_RUNNERS)}')
 
 
-def run_onnxruntime(path: str,
-                    inputs,
-                    threads: Optional[int] = None) -> Arrays:
-    """The outputs of ``path`` on ``inputs`` in ONNX Runtime."""
-    return onnxruntime_session(path, threads)(_numpy(inputs))
-
-
-def run_openvino(path: str, inputs, threads: Optional[int] = None) -> Arrays:
-    """The outputs of ``path`` on ``inputs`` in OpenVINO."""
-    return openvino_compiled(path, threads)(_numpy(inputs))
+def run_onnx(path: str,
+             inputs,
+             runtime: str = 'onnxruntime',
+             threads: Optional[int] = None) -> Arrays:
+    """The outputs of ``path`` on ``inputs`` (a tensor or an array) in
+    ``runtime``, once; :func:`make_runner` keeps the session for more."""
+    inputs = inputs.numpy() if torch.is_tensor(inputs) else np.asarray(inputs)
+    return make_runner(path, runtime, threads)(inputs)
 
 
 def run_pytorch(model: nn.Module, inputs: torch.Tensor) -> Arrays:
@@ -742,57 +742,6 @@ def median_seconds(step: Callable[[], object],
     return statistics.median(times)
 
 
-def export_and_time(model: nn.Module,
-                    shape: Sequence[int],
-                    runtimes: Sequence[str] = RUNTIMES,
-                    runs: int = 5,
-                    warmup: int = 2,
-                    threads: Optional[int] = None,
-                    batch: int = 1,
-                    rtol: float = 1e-4) -> Dict[str, Dict[str, float]]:
-    """Export ``model`` at ``shape`` (to a temporary file), check each runtime
-    against PyTorch and time all of them at batch ``batch``.
-
-    ``model`` is any module taking one image batch and returning tensors,
-    such as a backbone. Threads: ``threads`` for ONNX Runtime and OpenVINO
-    (torch's count by default), and torch's own count for PyTorch.
-
-    Returns:
-        dict: ``'export'``: ``{'seconds': s}``; ``'pytorch'``:
-        ``{'latency_s': s}``; each runtime: ``{'latency_s': s,
-        'max_rel_error': e}``. Latencies are medians of ``runs`` runs after
-        ``warmup`` runs.
-
-    Raises:
-        ParityError: A runtime's output differs from PyTorch's beyond
-            ``rtol``.
-    """
-    model = _as_tensor_outputs(model).eval()
-    inputs = example_input(check_shape(shape), batch)
-    reference = run_pytorch(model, inputs)
-    with torch.no_grad():
-        results = {
-            'pytorch': {
-                'latency_s': median_seconds(lambda: model(inputs), runs,
-                                            warmup)
-            }
-        }
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, 'model.onnx')
-        info = export_onnx(model, shape, path, batch=batch)
-        results['export'] = {'seconds': info['seconds']}
-        array = inputs.numpy()
-        for runtime in runtimes:
-            run = make_runner(path, runtime, threads)
-            errors = check_parity(reference, run(array), info['output_names'],
-                                  rtol, runtime)
-            results[runtime] = {
-                'latency_s': median_seconds(lambda: run(array), runs, warmup),
-                'max_rel_error': max(errors.values())
-            }
-    return results
-
-
 def export_and_check(model: nn.Module,
                      shape: Sequence[int],
                      path: str,
@@ -800,12 +749,15 @@ def export_and_check(model: nn.Module,
                      second: Optional[Sequence[int]] = None,
                      runtimes: Sequence[str] = RUNTIMES,
                      runs: int = 5,
+                     warmup: int = 2,
                      threads: Optional[int] = None,
                      rtol: float = 1e-4) -> dict:
-    """What tools/deployment/export_onnx.py does: export ``model`` to
-    ``path``, check each runtime against PyTorch at ``shape`` (and, with
-    ``dynamic``, at a second shape, ``second`` or
-    :func:`second_shape`), and time PyTorch and the runtimes at ``shape``.
+    """What tools/deployment/export_onnx.py and tools/benchmark.py do:
+    export ``model`` to ``path``, check each runtime against PyTorch at
+    ``shape`` (and, with ``dynamic``, at a second shape, ``second`` or
+    :func:`second_shape`), and time PyTorch and the runtimes at ``shape``
+    (medians of ``runs`` after ``warmup``). PyTorch runs on torch's own
+    thread count, the runtimes on ``threads`` (torch's count by default).
 
     Returns:
         dict: ``export`` (:func:`export_onnx`'s result), ``checks`` (one
@@ -822,10 +774,8 @@ def export_and_check(model: nn.Module,
         shapes.append(check_shape(second) if second else second_shape(shape))
     elif second:
         raise ValueError('a second check shape needs a dynamic export')
-    for runtime in runtimes:
-        if runtime not in _RUNNERS:
-            raise ValueError(
-                f'unknown runtime {runtime!r}; choose from {list(_RUNNERS)}')
+    for runtime in runtimes:  # before the export, which takes a while
+        _check_runtime(runtime)
         require(runtime)
     model = _as_tensor_outputs(model).eval()
     info = export_onnx(model, shape, path, dynamic=dynamic)
@@ -844,7 +794,8 @@ def export_and_check(model: nn.Module,
         if size == shape:
             with torch.no_grad():
                 latency['pytorch'] = median_seconds(lambda: model(inputs),
-                                                    runs)
+                                                    runs, warmup)
             for runtime, run in runners.items():
-                latency[runtime] = median_seconds(lambda: run(array), runs)
+                latency[runtime] = median_seconds(lambda: run(array), runs,
+                                                  warmup)
     return dict(export=info, checks=checks, latency_s=latency, threads=threads)

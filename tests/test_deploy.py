@@ -17,9 +17,8 @@ import mmsepvit.models.fused_linear as fused_linear
 from mmsepvit import deployment
 from mmsepvit.deployment import (MissingDependencyError, ParityError,
                                  build_model_for_export, check_parity,
-                                 example_input, export_and_check,
-                                 export_and_time, export_onnx, make_runner,
-                                 run_onnxruntime, run_pytorch)
+                                 example_input, export_and_check, export_onnx,
+                                 make_runner, run_onnx, run_pytorch)
 from mmsepvit.models import SepViT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +162,7 @@ def test_segmentor_and_classifier(configs, tmp_path):
     info = export_onnx(segmentor, (64, 96), str(tmp_path / 'seg.onnx'))
     assert info['output_names'] == ['seg_logits']
     inputs = example_input((64, 96), seed=5)
-    logits, = run_onnxruntime(info['path'], inputs)
+    logits, = run_onnx(info['path'], inputs)
     assert logits.shape == (1, 5, 16, 24)  # 5 classes at stride 4
     check_parity(run_pytorch(segmentor, inputs), [logits], ['seg_logits'])
 
@@ -174,7 +173,7 @@ def test_segmentor_and_classifier(configs, tmp_path):
     errors = check_runtimes(classifier, info['path'], (64, 64),
                             info['output_names'])
     assert set(errors['openvino']) == {'cls_score', 'pred_score'}
-    scores = run_onnxruntime(info['path'], example_input((64, 64)))[1]
+    scores = run_onnx(info['path'], example_input((64, 64)))[1]
     assert scores.shape == (1, 5) and np.isclose(scores.sum(), 1, atol=1e-5)
     # Per-window tokens fix the classifier's input size.
     with pytest.raises(ValueError, match='exactly 64x64'):
@@ -182,15 +181,22 @@ def test_segmentor_and_classifier(configs, tmp_path):
             classifier, (64, 64), str(tmp_path / 'x.onnx'), dynamic=True)
 
 
-def test_export_and_time_backbone():
+def test_export_and_check_backbone(tmp_path):
+    """Any module taking an image batch, such as a backbone (what
+    tools/benchmark.py times): checked and timed in both runtimes."""
     torch.manual_seed(0)
     backbone = SepViT(arch=MICRO).eval()
-    results = export_and_time(backbone, (64, 96), runs=1, warmup=0)
-    assert set(results) == {'export', 'pytorch', 'onnxruntime', 'openvino'}
-    assert results['export']['seconds'] > 0
-    for runtime in deployment.RUNTIMES:
-        assert results[runtime]['latency_s'] > 0
-        assert 0 <= results[runtime]['max_rel_error'] < 1e-4
+    report = export_and_check(
+        backbone, (64, 96), str(tmp_path / 'backbone.onnx'), runs=1, warmup=0)
+    assert report['export']['output_names'] == [
+        f'output_{i}' for i in range(4)
+    ]
+    assert set(report['latency_s']) == {'pytorch', *deployment.RUNTIMES}
+    assert all(seconds > 0 for seconds in report['latency_s'].values())
+    assert [c['runtime']
+            for c in report['checks']] == list(deployment.RUNTIMES)
+    for check in report['checks']:
+        assert 0 <= max(check['errors'].values()) < 1e-4
 
 
 def test_config_without_model(tmp_path):
@@ -302,5 +308,4 @@ def test_tool_end_to_end(configs, tmp_path, run_tool):
     # The exported file is the checkpoint's model at any size.
     inputs = example_input((45, 70), seed=9)
     check_parity(
-        run_pytorch(model, inputs), run_onnxruntime(str(out), inputs),
-        ['seg_logits'])
+        run_pytorch(model, inputs), run_onnx(str(out), inputs), ['seg_logits'])

@@ -34,6 +34,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -250,13 +251,14 @@ def multiply_adds(step: Callable[[], None]) -> float:
 
 
 def matmul_peak(device: str, runs: int = 20, size: int = 2048) -> float:
-    """This device's float32 matmul rate (G multiply-adds/s): the best of
-    ``runs`` large square products, the ceiling for models made of matrix
-    products."""
+    """This device's float32 matmul rate (G multiply-adds/s): the fastest
+    of ``runs`` large square products, the ceiling for models made of
+    matrix products."""
     a, b = torch.randn(2, size, size, device=device).unbind(0)
+    median_seconds(lambda: a @ b, device, runs=1)  # and two warm-up runs
     seconds = min(
-        median_seconds(lambda: a @ b, device, runs=1, warmup=int(i == 0))
-        for i in range(runs))
+        median_seconds(lambda: a @ b, device, runs=1, warmup=0)
+        for _ in range(runs))
     return size**3 / seconds / 1e9
 
 
@@ -342,15 +344,21 @@ def measure_runtimes(
 ) -> Dict[str, dict]:
     """The backbone exported to ONNX (checked against PyTorch within 1e-4)
     and timed in each runtime with the same thread count."""
-    timed = deployment.export_and_time(
-        model, shape, runs=runs, warmup=1, threads=threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = deployment.export_and_check(
+            model,
+            shape,
+            os.path.join(tmp, 'backbone.onnx'),
+            runs=runs,
+            warmup=1,
+            threads=threads)
     latency = f'latency_{shape[0]}x{shape[1]}'
     return {
-        runtime: {
-            latency: timed[runtime]['latency_s'] * 1e3,
-            'max_rel_error': timed[runtime]['max_rel_error']
+        check['runtime']: {
+            latency: report['latency_s'][check['runtime']] * 1e3,
+            'max_rel_error': max(check['errors'].values())
         }
-        for runtime in deployment.RUNTIMES
+        for check in report['checks']
     }
 
 
@@ -359,18 +367,17 @@ def runtime_rows(name: str, device: str,
     if device != 'cpu' or args.no_runtimes or name not in RUNTIME_MODELS:
         return {}
     missing = [
-        package for package in ('onnxruntime', 'openvino')
+        package for package in deployment.RUNTIMES
         if importlib.util.find_spec(package) is None
     ]
     if missing:
         print(
             f'  no {", ".join(missing)}: no runtime rows (install with '
-            "pip install 'mmsepvit[deploy]', or pass --no-runtimes)",
+            f'{deployment.INSTALL_HINT}, or pass --no-runtimes)',
             file=sys.stderr)
         return {}
-    labels = dict(onnxruntime='ONNX Runtime', openvino='OpenVINO')
     return {
-        f'{name} ({labels[runtime]})': figures
+        f'{name} ({deployment.RUNTIME_NAMES[runtime]})': figures
         for runtime, figures in run_worker(name, device, 'runtimes',
                                            args).items()
     }

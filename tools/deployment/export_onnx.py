@@ -17,11 +17,9 @@ import torch
 from mmengine.config import Config, DictAction
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
-from mmsepvit.deployment import (RUNTIMES, build_model_for_export, check_shape,
+from mmsepvit.deployment import (RUNTIME_NAMES, RUNTIMES,
+                                 build_model_for_export, check_shape,
                                  export_and_check, load_config)
-
-NAMES = dict(
-    pytorch='PyTorch', onnxruntime='ONNX Runtime', openvino='OpenVINO')
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,10 +117,11 @@ def main() -> None:
         errors = check['errors']
         worst = max(errors, key=errors.get)
         size = '{}x{}'.format(*check['shape'])
-        print(f"Parity {NAMES[check['runtime']]} at {size}: max relative "
-              f'error {errors[worst]:.2e} ({worst}), within {args.rtol:g}')
+        runtime = RUNTIME_NAMES[check['runtime']]
+        print(f'Parity {runtime} at {size}: max relative error '
+              f'{errors[worst]:.2e} ({worst}), within {args.rtol:g}')
     threads = report['threads']
-    latency = ', '.join(f'{NAMES[k]} {v * 1e3:.1f} ms'
+    latency = ', '.join(f'{RUNTIME_NAMES[k]} {v * 1e3:.1f} ms'
                         for k, v in report['latency_s'].items())
     print(f'Latency at {height}x{width}, batch 1, median of {args.runs}, '
           f"{threads} thread{'s' if threads > 1 else ''}: {latency}")
