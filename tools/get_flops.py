@@ -6,34 +6,25 @@ get_flops count them (SepViT's attention included). No dataset and no
 checkpoint are needed."""
 import argparse
 
-from mmengine.config import Config, DictAction
-
 import mmsepvit  # noqa: F401  (registers SepViT)
 from mmsepvit.utils.complexity import model_complexity
+from mmsepvit.utils.tool_config import config_argument_parser, read_config
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('config', help='config file')
+    parser = config_argument_parser(__doc__)
     parser.add_argument(
         '--shape',
         type=int,
         nargs=2,
         metavar=('H', 'W'),
         help='input height and width')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args)
     result = model_complexity(cfg, args.shape)
     height, width = result['shape']
     print(f'Config:   {args.config}')

@@ -14,17 +14,16 @@ import argparse
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
 from mmsepvit.deployment import (RUNTIME_NAMES, RUNTIMES,
                                  build_model_for_export, check_shape,
                                  export_and_check, load_config)
+from mmsepvit.utils.tool_config import config_argument_parser, read_config
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('config', help='config file')
+    parser = config_argument_parser(__doc__)
     parser.add_argument(
         'checkpoint',
         nargs='?',
@@ -68,11 +67,6 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=1e-4,
         help='largest relative error allowed per output')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings')
     return parser.parse_args()
 
 
@@ -81,9 +75,7 @@ def main() -> None:
     shape = check_shape(args.shape)
     if args.check_shape:
         check_shape(args.check_shape)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args)
     load_config(cfg)  # a config without a model fails before building
     name = osp.splitext(osp.basename(args.config))[0]
     out = args.out or osp.join('work_dirs', name, f'{name}.onnx')
