@@ -239,15 +239,23 @@ def _flop_formulas() -> Dict[object, Callable[..., int]]:
     return formulas
 
 
-def multiply_adds(step: Callable[[], None]) -> float:
-    """Giga multiply-adds of one step, counted op by op as it runs (every
+def multiply_adds_by_op(step: Callable[[], None]) -> Dict[str, float]:
+    """Giga multiply-adds of one step by operator, counted as it runs (every
     matmul, convolution and attention kernel, forward and backward,
     whichever module calls it)."""
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(
             display=False, custom_mapping=_flop_formulas()) as counter:
         step()
-    return counter.get_total_flops() / 2e9
+    return {
+        str(op): flops / 2e9
+        for op, flops in counter.get_flop_counts()['Global'].items()
+    }
+
+
+def multiply_adds(step: Callable[[], None]) -> float:
+    """Giga multiply-adds of one step (:func:`multiply_adds_by_op`)."""
+    return sum(multiply_adds_by_op(step).values())
 
 
 def matmul_peak(device: str, runs: int = 20, size: int = 2048) -> float:
