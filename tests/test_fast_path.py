@@ -5,13 +5,13 @@ import math
 import pytest
 import torch
 import torch._dynamo
-import torch.nn.functional as F
+from reference_sepvit_block import reference_block
 
-from mmsepvit.deployment import relative_error
-from mmsepvit.models import SepViT, fused_linear
-from mmsepvit.models import windows as windows_module
+from mmsepvit.models import SepViT
 from mmsepvit.models.backbones.sepvit import SepViTBlock
-from mmsepvit.models.fused_linear import linear, onednn_applies
+from mmsepvit.models.layers import fused_linear
+from mmsepvit.models.layers.fused_linear import linear, onednn_applies
+from mmsepvit.utils.measure import relative_error
 
 
 @pytest.mark.parametrize(
@@ -90,67 +90,17 @@ def test_linear_falls_back_to_pytorch(monkeypatch, failure):
         torch.testing.assert_close(linear(x, layer, gelu=True), expected)
 
 
-def plain_block(block: SepViTBlock, x: torch.Tensor) -> torch.Tensor:
-    """The released block, step by step in plain PyTorch ops: pad, split,
-    prepend tokens, normalise, attend, merge, crop; drop path as mmcv's."""
-    attn, ws = block.attn, block.window_size
-    B, H, W, C = x.shape
-    heads, head_dims = attn.num_heads, attn.head_dims
-
-    def drop_path(branch):
-        if not block.training or block.drop_path.drop_prob == 0:
-            return branch
-        keep = 1 - block.drop_path.drop_prob
-        mask = (keep + torch.rand(B, 1, 1, 1)).floor()
-        return branch.div(keep) * mask
-
-    padded = F.pad(x, (0, 0, 0, (-W) % ws, 0, (-H) % ws))
-    Hp, Wp = padded.shape[1:3]
-    windows = padded.view(B, Hp // ws, ws, Wp // ws, ws,
-                          C).transpose(2, 3).reshape(B, -1, ws * ws, C)
-    nW = windows.shape[1]
-    if attn.pointwise:
-        token = (
-            torch.zeros(B, nW, 1, C) if block.window_token is None else
-            block.window_token.expand(B, nW, 1, C))
-        windows = torch.cat([token, windows], 2)
-    windows = block.norm1(windows)
-    T = windows.shape[2]
-
-    def attend(q, k, v):
-        weights = (q @ k.transpose(-2, -1) * head_dims**-0.5).softmax(-1)
-        return weights @ v
-
-    q, k, v = attn.qkv(windows).reshape(B, nW, T, 3, heads,
-                                        head_dims).permute(3, 0, 1, 4, 2, 5)
-    out = attend(q, k, v).permute(0, 1, 3, 2, 4).reshape(B, nW, T, C)
-    out = out + windows
-    if attn.pointwise:
-        tokens, pixels = out[:, :, 0], out[:, :, 1:]
-        q, k = attn.token_qk(attn.token_act(attn.token_norm(tokens))).reshape(
-            B, nW, 2, heads, head_dims).permute(2, 0, 3, 1, 4)
-        v = pixels.reshape(B, nW, T - 1, heads,
-                           head_dims).permute(0, 3, 1, 2,
-                                              4).reshape(B, heads, nW, -1)
-        out = attend(q, k, v).reshape(B, heads, nW, T - 1, head_dims).permute(
-            0, 2, 3, 1, 4).reshape(B, nW, T - 1, C) + pixels
-    out = out.view(B, Hp // ws, Wp // ws, ws, ws,
-                   C).transpose(2, 3).reshape(B, Hp, Wp, C)[:, :H, :W]
-    x = x + drop_path(attn.proj(out))
-    hidden = F.gelu(block.mlp.fc1(block.norm2(x)))
-    return x + drop_path(block.mlp.fc2(hidden))
-
-
 @pytest.mark.parametrize('window_token,size', [('zero', (23, 30)),
                                                ('zero', (28, 14)),
                                                ('learnable', (9, 16)),
                                                ('per_window', (16, 23))])
 @pytest.mark.parametrize('grad', [False, True], ids=['inference', 'autograd'])
-def test_block_matches_plain_ops(window_token, size, grad):
+def test_block_matches_reference_block(window_token, size, grad):
     """Outputs and every gradient of the fused block (windows written in
     one pass, normalised before padding, hand-written backwards) equal the
-    plain ops' to 1e-5; sizes that need padding on either side, a map
-    smaller than one window, drop path on."""
+    paper-form block's (tests/reference_sepvit_block.py) to 1e-5; sizes
+    that need padding on either side, a map smaller than one window, drop
+    path on."""
     torch.manual_seed(0)
     block = SepViTBlock(
         64,
@@ -166,7 +116,7 @@ def test_block_matches_plain_ops(window_token, size, grad):
             torch.nn.init.normal_(p, std=0.1)
     x = torch.randn(2, *size, 64, requires_grad=grad)
     results = []
-    for forward in (block, lambda x: plain_block(block, x)):
+    for forward in (block, lambda x: reference_block(block, x)):
         torch.manual_seed(1)
         with torch.set_grad_enabled(grad):
             out = forward(x)
@@ -182,26 +132,3 @@ def test_block_matches_plain_ops(window_token, size, grad):
     names = ['input'] + [n for n, _ in block.named_parameters()]
     for name, g, ref in zip(names, grads, expected_grads):
         assert relative_error(g, ref) < 1e-5, name
-
-
-@pytest.mark.parametrize('size', [(14, 21), (9, 16), (5, 3)])
-@pytest.mark.parametrize('token', ['none', 'shared', 'per_window'])
-def test_traced_windows_equal_written_windows(size, token):
-    """Tracers and exporters get the windows from concatenation and views;
-    they are exactly the windows written in blocks."""
-    feature_map = torch.randn(2, *size, 8)
-    fill = torch.randn(8)
-    windows = math.ceil(size[0] / 7) * math.ceil(size[1] / 7)
-    token = dict(
-        none=None,
-        shared=torch.randn(1, 1, 8),
-        per_window=torch.randn(1, windows, 8))[token]
-    written = windows_module._partition(feature_map, 7, fill, token)
-    traced = windows_module._partition_traceable(feature_map, 7, fill, token)
-    assert written.shape == (2, windows, 49 + (token is not None), 8)
-    assert torch.equal(written, traced)
-    pixels = written[:, :, int(token is not None):]
-    merged = windows_module._merge(pixels, *size, 7)
-    assert torch.equal(merged, feature_map)
-    assert torch.equal(
-        windows_module._merge_traceable(pixels, *size, 7), merged)

@@ -1,15 +1,14 @@
 """Converted weights of the authors' released code reproduce its outputs."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import launch_python
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
-from mmsepvit.deployment import relative_error
 from mmsepvit.models import SepViT, convert_official_sepvit
+from mmsepvit.utils.measure import relative_error
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVERTER = ROOT / 'tools' / 'model_converters' / 'official2mmsepvit.py'
@@ -18,9 +17,7 @@ CONVERTER = ROOT / 'tools' / 'model_converters' / 'official2mmsepvit.py'
 def convert_with_tool(tmp_path, state_dict: dict, name: str) -> str:
     src, dst = tmp_path / f'{name}_released.pth', tmp_path / f'{name}.pth'
     torch.save({'model': state_dict}, src)
-    subprocess.run(
-        [sys.executable, str(CONVERTER),
-         str(src), str(dst)], check=True)
+    launch_python(CONVERTER, src, dst)
     return str(dst)
 
 

@@ -19,9 +19,8 @@ from mmengine.model.weight_init import (constant_init, initialize, normal_init,
                                         trunc_normal_init)
 from mmengine.utils import to_2tuple
 
-from mmsepvit.models.fused_linear import linear
-from mmsepvit.models.windows import (needs_autograd, window_merge,
-                                     window_partition)
+from mmsepvit.models.layers import (DropPathResidual, linear, split_heads,
+                                    window_merge, window_partition)
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 
@@ -29,67 +28,6 @@ WINDOW_TOKENS = ('zero', 'learnable', 'per_window')
 # Block and stage-output norms of the released code use eps 1e-6; the patch
 # embedding and window-token norms keep PyTorch's default 1e-5.
 BLOCK_NORM_EPS = 1e-6
-
-
-def _split_heads(qkv: torch.Tensor,
-                 num_heads: int) -> Tuple[torch.Tensor, ...]:
-    batch, tokens, _ = qkv.shape
-    return qkv.view(batch, tokens, 3, num_heads, -1).permute(2, 0, 3, 1,
-                                                             4).unbind(0)
-
-
-class _SplitHeads(torch.autograd.Function):
-    """(B', T, 3C) -> query, key and value views of (B', heads, T, C/heads).
-
-    Autograd's unbind and permute stack the three gradients and copy them
-    again into the projection's layout; this backward writes them there once.
-    """
-
-    @staticmethod
-    def forward(ctx, qkv, num_heads):
-        return _split_heads(qkv, num_heads)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        given = next(g for g in grads if g is not None)
-        grads = [torch.zeros_like(given) if g is None else g for g in grads]
-        return torch.stack([g.transpose(1, 2) for g in grads],
-                           2).flatten(2), None
-
-
-def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
-    """Query, key and value of (B', heads, T, C/heads) from (B', T, 3C)."""
-    if needs_autograd(qkv):
-        return _SplitHeads.apply(qkv, num_heads)
-    return _split_heads(qkv, num_heads)
-
-
-class DropPathResidual(BaseModule):
-    """``identity + drop_path(branch)`` in one pass.
-
-    Stochastic depth (per sample) as mmcv's ``DropPath``, with the scaling
-    folded into the residual sum.
-
-    Args:
-        drop_prob (float): Probability of dropping a sample's branch.
-    """
-
-    def __init__(self, drop_prob: float = 0.) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, identity: torch.Tensor,
-                branch: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.drop_prob == 0.:
-            return identity + branch
-        keep_prob = 1 - self.drop_prob
-        shape = (branch.shape[0], ) + (1, ) * (branch.dim() - 1)
-        keep = (keep_prob + torch.rand(
-            shape, dtype=branch.dtype, device=branch.device)).floor_()
-        return torch.addcmul(identity, branch, keep.div_(keep_prob))
-
-    def extra_repr(self) -> str:
-        return f'drop_prob={self.drop_prob}'
 
 
 class Mlp(BaseModule):
@@ -166,6 +104,15 @@ class DepthwiseSeparableAttention(BaseModule):
     and a key per window made from its token, and the window's pixels (per
     head) as one value vector. Each of the two carries an inner residual.
     With ``window_size`` 14 this is the paper's grouped self-attention (GSA).
+    In the released code's order, the steps are:
+
+    1. pad the map to whole windows and split it (:class:`SepViTBlock`);
+    2. prepend the window tokens and normalise (:class:`SepViTBlock`);
+    3. depthwise attention plus the normalised windows
+       (:meth:`depthwise_attention`);
+    4. split the tokens from the pixels, and
+    5. pointwise attention plus the pixels (:meth:`pointwise_attention`);
+    6. merge the windows, crop the padding, project (:meth:`forward`).
 
     Args:
         embed_dims (int): Channels.
@@ -204,7 +151,8 @@ class DepthwiseSeparableAttention(BaseModule):
 
     def forward(self, windows: torch.Tensor, height: int,
                 width: int) -> torch.Tensor:
-        """Attend over normalised windows and merge them back to the map.
+        """Steps 3 to 6 of DSSA on normalised windows (steps 1 and 2, padding,
+        tokens and the norm, are :class:`SepViTBlock`'s).
 
         Args:
             windows (Tensor): (B, nW, [1 +] ws*ws, C), the window token first
@@ -215,38 +163,62 @@ class DepthwiseSeparableAttention(BaseModule):
         Returns:
             Tensor: (B, height, width, C).
         """
-        B, num_windows, num_tokens, C = windows.shape
-        heads, head_dims = self.num_heads, self.head_dims
-        dropout = self.attn_drop if self.training else 0.
-
-        # Depthwise attention inside each window, batched over B * nW. The
-        # residual sum also brings the heads back to the channel layout.
-        qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
-        x = F.scaled_dot_product_attention(
-            *split_heads(qkv, heads), dropout_p=dropout)
-        x = windows.view(B * num_windows, num_tokens, heads,
-                         head_dims) + x.transpose(1, 2)
-
+        B, num_windows, _, C = windows.shape
+        x = self.depthwise_attention(windows)
         if self.pointwise:
-            tokens, pixels = x[:, 0], x[:, 1:]
-            q, k = self.token_qk(
-                self.token_act(
-                    self.token_norm(tokens.reshape(B, num_windows, C)))).view(
-                        B, num_windows, 2, heads,
-                        head_dims).permute(2, 0, 3, 1, 4).unbind(0)
-            # Per head, a window's pixels form one value vector.
-            num_pixels = num_tokens - 1
-            pixels = pixels.unflatten(0, (B, num_windows))
-            v = pixels.permute(0, 3, 1, 2, 4).reshape(B, heads, num_windows,
-                                                      num_pixels * head_dims)
-            attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
-            attn = F.dropout(attn.softmax(-1), dropout, self.training)
-            x = pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
-                                         head_dims).permute(0, 2, 3, 1, 4)
-
+            x = self.pointwise_attention(x)
+        # Step 6: merge the windows, crop the padding, project.
         x = window_merge(
             x.reshape(B, num_windows, -1, C), height, width, self.window_size)
         return self.proj_drop(linear(x, self.proj))
+
+    def depthwise_attention(self, windows: torch.Tensor) -> torch.Tensor:
+        """Step 3: multi-head attention among the tokens of each window,
+        plus the normalised windows (the first inner residual).
+
+        Args:
+            windows (Tensor): (B, nW, T, C).
+
+        Returns:
+            Tensor: (B, nW, T, heads, C / heads).
+        """
+        B, num_windows, num_tokens, C = windows.shape
+        qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
+        x = F.scaled_dot_product_attention(
+            *split_heads(qkv, self.num_heads), dropout_p=self._attn_dropout())
+        # The residual sum also brings the heads back to the channel layout.
+        x = windows.view(B * num_windows, num_tokens, self.num_heads,
+                         self.head_dims) + x.transpose(1, 2)
+        return x.unflatten(0, (B, num_windows))
+
+    def pointwise_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Steps 4 and 5: attention among the windows, with a query and a key
+        per window made from its token and, per head, the window's pixels as
+        one value vector; plus the pixels (the second inner residual).
+
+        Args:
+            x (Tensor): (B, nW, 1 + P, heads, C / heads), tokens first.
+
+        Returns:
+            Tensor: (B, nW, P, heads, C / heads), the pixels.
+        """
+        B, num_windows, num_tokens, heads, head_dims = x.shape
+        tokens, pixels = x[:, :, 0], x[:, :, 1:]
+        q, k = self.token_qk(
+            self.token_act(
+                self.token_norm(tokens.reshape(B, num_windows, -1)))).view(
+                    B, num_windows, 2, heads,
+                    head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+        num_pixels = num_tokens - 1
+        v = pixels.permute(0, 3, 1, 2, 4).reshape(B, heads, num_windows,
+                                                  num_pixels * head_dims)
+        attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
+        attn = F.dropout(attn.softmax(-1), self._attn_dropout(), self.training)
+        return pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
+                                        head_dims).permute(0, 2, 3, 1, 4)
+
+    def _attn_dropout(self) -> float:
+        return self.attn_drop if self.training else 0.
 
 
 class SepViTBlock(BaseModule):
@@ -255,7 +227,9 @@ class SepViTBlock(BaseModule):
     The released code applies the first LayerNorm after padding and adding
     the window tokens, so padded pixels and zero tokens come out as the
     norm's bias; this block normalises the unpadded map and fills those
-    places with the bias directly, which is exact.
+    places with the bias directly, which is exact. Its outputs and every
+    gradient are held equal to the paper-form block, step by step in plain
+    ops, of ``tests/reference_sepvit_block.py``.
 
     Args:
         embed_dims (int): Channels.
@@ -376,6 +350,11 @@ class SepViT(BaseModule):
     The released ImageNet classifier is ``window_token='per_window'``,
     ``img_size=224``, ``stage_norm=False``, ``out_indices=(3, )``.
 
+    The layers run on the fast paths of :mod:`mmsepvit.models.layers`
+    (windows written in one pass, fused kernels, hand-written backwards);
+    ``tests/reference_sepvit_block.py`` holds the paper-form block, step by
+    step in plain ops, that the tests keep them equal to.
+
     Args:
         arch (str | dict): 'lite' ('l'), 'tiny' ('t'), 'small' ('s'), 'base'
             ('b'), or a dict with exactly the keys ``embed_dims``,
@@ -486,8 +465,10 @@ class SepViT(BaseModule):
         self.arch_settings = self._parse_arch(arch)
         embed_dims = self.arch_settings['embed_dims']
         self.num_stages = len(embed_dims)
-        # Each stage halves the map; the last needs at least one token.
-        self.min_input_size = 4 * 2**(self.num_stages - 1)
+        # The stem divides the map by 4 and each later stage by 2 more.
+        self.strides = tuple(4 * 2**i for i in range(self.num_stages))
+        # The last stage needs at least one token.
+        self.min_input_size = self.strides[-1]
         self.in_channels = in_channels
         if window_token not in WINDOW_TOKENS:
             raise ValueError(f'SepViT: unknown window_token {window_token!r}; '
@@ -600,9 +581,8 @@ class SepViT(BaseModule):
         if self.img_size is None:
             return None
         # Every patch embedding rounds up; maps are padded to whole windows.
-        scale = 4 * 2**stage
         return math.prod(
-            math.ceil(math.ceil(side / scale) / window_size)
+            math.ceil(math.ceil(side / self.strides[stage]) / window_size)
             for side in self.img_size)
 
     def _check_out_indices(self, out_indices, stage_norm: bool) -> List[int]:

@@ -2,8 +2,8 @@
 """Linear layers on oneDNN's fused kernel at float32 CPU inference.
 
 PyTorch's default CPU GEMM plus a separate bias pass (and a separate GELU
-pass in the MLP) took half of SepViT's forward; oneDNN's linear with bias
-and GELU fused in is about twice as fast per layer, same result.
+pass in an MLP) took half of SepViT's forward; oneDNN's linear with bias and
+GELU fused in is about twice as fast per layer, same result.
 ``torch.ops.mkldnn._linear_pointwise`` is private (it is the kernel
 torch.compile's CPU backend emits), so it is checked: if it is missing, or
 once it rejects an input, :func:`linear` runs PyTorch's own ops.
@@ -14,23 +14,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .dispatch import ExecutionPath, execution_path
+
 _onednn_usable = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, '_linear_pointwise')
 
 
 def onednn_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether :func:`linear` takes the oneDNN kernel for this input.
-
-    It has no backward, torch.compile and autocast make their own kernels,
-    and the TorchScript tracer (mmengine's FLOP counter) cannot record it:
-    eager float32 CPU inference only.
-    """
-    return (_onednn_usable and x.device.type == 'cpu'
+    """Whether :func:`linear` takes the oneDNN kernel for this input: the
+    inference path (it has no backward and tracers cannot record it), on
+    float32 CPU tensors, outside autocast and torch.compile (which make
+    their own kernels)."""
+    return (_onednn_usable
+            and execution_path(x, weight) is ExecutionPath.INFERENCE
+            and x.device.type == 'cpu'
             and x.dtype == weight.dtype == torch.float32
-            and not (torch.is_grad_enabled() and
-                     (x.requires_grad or weight.requires_grad))
             and not torch.compiler.is_compiling()
-            and not torch.jit.is_tracing()
             and not torch.is_autocast_enabled('cpu'))
 
 
