@@ -1,9 +1,7 @@
-from .checkpoint import (allow_mmengine_checkpoints, check_state_dict,
-                         extract_state_dict, load_local_checkpoint,
-                         load_pretrained_state_dict, use_checked_local_loader)
+from .checkpoint import (check_state_dict, extract_state_dict,
+                         load_local_checkpoint, load_pretrained_state_dict)
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'check_state_dict', 'extract_state_dict',
-    'load_local_checkpoint', 'load_pretrained_state_dict',
-    'use_checked_local_loader'
+    'check_state_dict', 'extract_state_dict', 'load_local_checkpoint',
+    'load_pretrained_state_dict'
 ]

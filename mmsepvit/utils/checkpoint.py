@@ -5,7 +5,6 @@ import pickle
 import re
 from typing import Callable, Dict, List, Optional, Union
 
-import numpy as np
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
@@ -13,49 +12,12 @@ from torch import nn
 StateDict = Dict[str, torch.Tensor]
 
 
-def _history_buffer_state(buffer) -> dict:
-    """``HistoryBuffer`` state without its statistics functions.
-
-    mmengine pickles them by reference, which needs ``getattr`` in the
-    unpickler; they live on the class and are registered on import instead.
-    """
-    state = dict(buffer.__dict__)
-    state.pop('statistics_methods', None)
-    return state
-
-
-def allow_mmengine_checkpoints() -> None:
-    """Let torch's weights-only unpickler read checkpoints mmengine writes.
-
-    Since torch 2.6, ``torch.load`` unpickles only allow-listed types, and
-    mmengine 0.10's checkpoints also hold its ``HistoryBuffer`` (in the
-    message hub) and numpy arrays and scalars. This adds exactly those types to
-    the allow-list, and makes ``HistoryBuffer`` pickle without function
-    references. Weights-only loading itself stays on, so a checkpoint that
-    needs any other code is still refused.
-    """
-    from mmengine.logging import HistoryBuffer
-    for name in ('min', 'max', 'current', 'mean'):
-        HistoryBuffer._statistics_methods.setdefault(
-            name, getattr(HistoryBuffer, name))
-    HistoryBuffer.__getstate__ = _history_buffer_state
-    numpy_core = getattr(np, '_core', None) or np.core
-    torch.serialization.add_safe_globals([
-        HistoryBuffer,
-        np.ndarray,
-        np.dtype,
-        numpy_core.multiarray._reconstruct,
-        numpy_core.multiarray.scalar,
-        *(getattr(np.dtypes, name) for name in np.dtypes.__all__),
-    ])
-
-
 def load_local_checkpoint(filename: str,
                           map_location: Union[str, Callable, None] = None):
     """Read a local checkpoint, never running pickled code.
 
-    mmsepvit registers this as mmengine's loader of local paths
-    (:func:`use_checked_local_loader`), so the runner, ``init_cfg``,
+    Importing mmsepvit makes this mmengine's loader of local paths
+    (:mod:`mmsepvit.process`), so the runner, ``init_cfg``,
     ``load_from`` and the Inferencers all read checkpoints this way.
 
     Raises:
@@ -80,13 +42,6 @@ def load_local_checkpoint(filename: str,
     except Exception as e:  # torch.load fails in many ways on non-checkpoints
         raise ValueError(f'{filename} is not a readable PyTorch checkpoint: '
                          f'{e}') from e
-
-
-def use_checked_local_loader() -> None:
-    """Make :func:`load_local_checkpoint` mmengine's loader of local
-    paths."""
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_local_checkpoint, force=True)
 
 
 def extract_state_dict(checkpoint, source: str) -> StateDict:
