@@ -12,6 +12,8 @@ from mmsepvit.models import SepViT
 ROOT = Path(__file__).resolve().parents[1]
 TOY_CONFIG = ROOT / 'configs' / 'toy' / 'sepvit_lite_toy_imagenet.py'
 
+pytestmark = pytest.mark.slow
+
 
 def test_toy_imagenet_layout(toy_workspace):
     root = toy_workspace / 'data' / 'toy_imagenet'

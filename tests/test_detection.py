@@ -1,12 +1,12 @@
 """Detection configs and the train/test tools on toy COCO data."""
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import launch, launch_python
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
@@ -70,6 +70,7 @@ def test_config_follows_the_paper(config):
         assert len(choice) == 1 and len(choice[0].transforms) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', DET_CONFIGS, ids=lambda p: p.stem)
 def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
     from mmdet.registry import DATASETS, MODELS
@@ -113,6 +114,7 @@ def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
         assert predictions.masks.shape[-2:] == (128, 128)  # original size
 
 
+@pytest.mark.slow
 def test_toy_retinanet_learns_a_batch(fit_toy_batch):
     """The detector learns: its loss on one batch of toy images falls. From
     scratch RetinaNet spikes now and then, so the best step counts; the lr is
@@ -122,6 +124,7 @@ def test_toy_retinanet_learns_a_batch(fit_toy_batch):
     assert min(losses[1:]) < 0.75 * losses[0], losses
 
 
+@pytest.mark.slow
 def test_toy_mask_rcnn_trains_and_tools_test_evaluates(toy_workspace, run_tool,
                                                        read_metrics):
     work_dir = toy_workspace / 'work_dirs' / 'mask_rcnn'
@@ -148,6 +151,7 @@ def test_toy_mask_rcnn_trains_and_tools_test_evaluates(toy_workspace, run_tool,
     assert len(dumped) == 4 and 'pred_instances' in dumped[0]
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch(toy_workspace, run_tool):
     work_dir = toy_workspace / 'work_dirs' / 'retinanet_resume'
     train = [
@@ -164,34 +168,34 @@ def test_resume_continues_from_the_saved_epoch(toy_workspace, run_tool):
     assert 'optimizer' in saved and 'message_hub' in saved
 
 
+@pytest.mark.slow
 def test_missing_resume_checkpoint_is_named(toy_workspace):
-    result = subprocess.run([
-        sys.executable,
-        str(ROOT / 'tools' / 'train.py'),
-        str(TOY_RETINANET), '--resume', 'no/such.pth'
-    ],
-                            cwd=toy_workspace,
-                            capture_output=True,
-                            text=True)
+    result = launch_python(
+        ROOT / 'tools' / 'train.py',
+        TOY_RETINANET,
+        '--resume',
+        'no/such.pth',
+        cwd=toy_workspace,
+        check=False)
     assert result.returncode != 0
     assert 'checkpoint not found: no/such.pth' in result.stderr
 
 
+@pytest.mark.slow
 def test_two_process_cpu_training(toy_workspace):
     work_dir = toy_workspace / 'work_dirs' / 'retinanet_dist'
     env = dict(os.environ, PYTHON=sys.executable, PORT='29517')
-    result = subprocess.run([
+    log = launch(
         'bash',
-        str(ROOT / 'tools' / 'dist_train.sh'),
-        str(TOY_RETINANET), '2', '--work-dir',
-        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1'
-    ],
-                            cwd=toy_workspace,
-                            env=env,
-                            capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    log = result.stdout + result.stderr
+        ROOT / 'tools' / 'dist_train.sh',
+        TOY_RETINANET,
+        '2',
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=1',
+        cwd=toy_workspace,
+        env=env).log
     assert 'Distributed training: True' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
     saved = torch.load(work_dir / 'epoch_1.pth', weights_only=True)

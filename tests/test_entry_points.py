@@ -3,7 +3,6 @@ processes with gloo on the CPU, with the fine-tuning options), mmdet's,
 mmseg's and mmpretrain's own tools, mim, and the Inferencer APIs."""
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import mmdet
 import mmseg
 import pytest
 import torch
+from launch import launch
 from mmdet.apis import DetInferencer
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -26,6 +26,8 @@ TOY_FPN = TOY / 'fpn_sepvit_t_toy_ade20k.py'
 TOY_CLASSIFIER = TOY / 'sepvit_lite_toy_imagenet.py'
 VENV_BIN = str(Path(sys.executable).parent)
 
+pytestmark = pytest.mark.slow
+
 
 def readme_env(**extra: str) -> dict:
     """The environment of a user who runs the README's commands as printed:
@@ -38,20 +40,6 @@ def readme_env(**extra: str) -> dict:
     env['PATH'] = os.pathsep.join(
         p for p in env.get('PATH', '').split(os.pathsep) if p != VENV_BIN)
     return dict(env, **extra)
-
-
-def run(cwd: Path, *args, env: dict = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True)
-
-
-def succeeded(result: subprocess.CompletedProcess) -> str:
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-4000:]
-    return log
 
 
 def package_tool(package, name: str) -> Path:
@@ -73,8 +61,7 @@ def weights(checkpoint: Path) -> dict:
 def dist_train(workspace: Path, work_dir: Path, port: int, *options: str):
     """Two epochs of the toy RetinaNet in 2 processes, one step an epoch,
     a checkpoint after each."""
-    return run(
-        workspace,
+    return launch(
         'bash',
         ROOT / 'tools' / 'dist_train.sh',
         TOY_RETINANET,
@@ -85,15 +72,15 @@ def dist_train(workspace: Path, work_dir: Path, port: int, *options: str):
         'train_cfg.max_epochs=2',
         'default_hooks.checkpoint.interval=1',
         *options,
+        cwd=workspace,
         env=readme_env(PORT=str(port)))
 
 
 @pytest.fixture(scope='module')
 def frozen_run(toy_workspace):
     work_dir = toy_workspace / 'work_dirs' / 'dist_frozen_stages'
-    log = succeeded(
-        dist_train(toy_workspace, work_dir, 29531,
-                   'model.backbone.frozen_stages=1'))
+    log = dist_train(toy_workspace, work_dir, 29531,
+                     'model.backbone.frozen_stages=1').log
     return work_dir, log
 
 
@@ -127,8 +114,8 @@ def test_frozen_stages_train_in_two_processes(frozen_run):
     ids=['with_cp', 'out_indices'])
 def test_fine_tuning_options_train_in_two_processes(toy_workspace, options):
     work_dir = toy_workspace / 'work_dirs' / f'dist_{len(options)}'
-    log = succeeded(
-        dist_train(toy_workspace, work_dir, 29532 + len(options), *options))
+    log = dist_train(toy_workspace, work_dir, 29532 + len(options),
+                     *options).log
     assert 'Epoch(train) [2][1/1]' in log
     first, second = (weights(work_dir / f'epoch_{i}.pth') for i in (1, 2))
     name = 'backbone.stages.0.blocks.0.attn.qkv.weight'
@@ -139,18 +126,18 @@ def test_fine_tuning_options_train_in_two_processes(toy_workspace, options):
 def test_dist_test_evaluates_in_two_processes(toy_workspace, frozen_run):
     work_dir, _ = frozen_run
     out = work_dir / 'predictions.pkl'
-    log = succeeded(
-        run(toy_workspace,
-            'bash',
-            ROOT / 'tools' / 'dist_test.sh',
-            TOY_RETINANET,
-            work_dir / 'epoch_2.pth',
-            2,
-            '--work-dir',
-            work_dir,
-            '--out',
-            out,
-            env=readme_env(PORT='29535')))
+    log = launch(
+        'bash',
+        ROOT / 'tools' / 'dist_test.sh',
+        TOY_RETINANET,
+        work_dir / 'epoch_2.pth',
+        2,
+        '--work-dir',
+        work_dir,
+        '--out',
+        out,
+        cwd=toy_workspace,
+        env=readme_env(PORT='29535')).log
     assert 'Epoch(test) [1/1]' in log  # 4 images, 2 a process
     assert len(load_predictions(out)) == 4  # gathered from both
 
@@ -166,15 +153,15 @@ def test_slurm_train_runs_the_project_environment(tmp_path):
     recorded = tmp_path / 'srun_args'
     env = readme_env(SRUN_ARGS_FILE=str(recorded))
     env['PATH'] = f'{bin_dir}{os.pathsep}{env["PATH"]}'
-    succeeded(
-        run(tmp_path,
-            'bash',
-            ROOT / 'tools' / 'slurm_train.sh',
-            'partition',
-            'job',
-            TOY_RETINANET,
-            tmp_path / 'work_dir',
-            env=env))
+    launch(
+        'bash',
+        ROOT / 'tools' / 'slurm_train.sh',
+        'partition',
+        'job',
+        TOY_RETINANET,
+        tmp_path / 'work_dir',
+        cwd=tmp_path,
+        env=env)
     args = recorded.read_text().split()
     python = args.index(str(ROOT / '.venv' / 'bin' / 'python'))
     assert args[python + 1:python + 4] == [
@@ -188,13 +175,13 @@ def test_launch_scripts_take_the_python_the_user_names(tmp_path):
     fake = tmp_path / 'python'
     fake.write_text('#!/bin/sh\necho "fake python $@"\n')
     fake.chmod(0o755)
-    log = succeeded(
-        run(tmp_path,
-            'bash',
-            ROOT / 'tools' / 'dist_train.sh',
-            TOY_RETINANET,
-            2,
-            env=readme_env(PYTHON=str(fake))))
+    log = launch(
+        'bash',
+        ROOT / 'tools' / 'dist_train.sh',
+        TOY_RETINANET,
+        2,
+        cwd=tmp_path,
+        env=readme_env(PYTHON=str(fake))).log
     assert log.startswith('fake python -m torch.distributed.run')
 
 
@@ -211,9 +198,9 @@ def mmdet_checkpoint(toy_workspace):
         package_tool(mmdet, 'train.py'), TOY_RETINANET, '--work-dir', work_dir,
         '--cfg-options', 'default_hooks.checkpoint.interval=1'
     ]
-    succeeded(run(toy_workspace, *train, 'train_cfg.max_epochs=1'))
-    log = succeeded(
-        run(toy_workspace, *train, 'train_cfg.max_epochs=2', '--resume'))
+    launch(*train, 'train_cfg.max_epochs=1', cwd=toy_workspace)
+    log = launch(
+        *train, 'train_cfg.max_epochs=2', '--resume', cwd=toy_workspace).log
     assert 'resumed epoch: 1, iter: 2' in log
     return work_dir / 'epoch_2.pth'
 
@@ -228,10 +215,16 @@ def test_mmdet_train_runs_on_the_safe_runner(mmdet_checkpoint):
 
 def test_mmdet_test_evaluates(toy_workspace, mmdet_checkpoint, tmp_path):
     out = tmp_path / 'predictions.pkl'
-    log = succeeded(
-        run(toy_workspace, sys.executable, package_tool(mmdet, 'test.py'),
-            TOY_RETINANET, mmdet_checkpoint, '--work-dir', tmp_path, '--out',
-            out))
+    log = launch(
+        sys.executable,
+        package_tool(mmdet, 'test.py'),
+        TOY_RETINANET,
+        mmdet_checkpoint,
+        '--work-dir',
+        tmp_path,
+        '--out',
+        out,
+        cwd=toy_workspace).log
     assert f'Load checkpoint from {mmdet_checkpoint}' in log
     assert 'Epoch(test) [1/1]' in log
     assert len(load_predictions(out)) == 4
@@ -245,8 +238,15 @@ def test_mmdet_test_loads_strictly(toy_workspace, mmdet_checkpoint, tmp_path):
     state_dict['bbox_head.extra.weight'] = torch.zeros(1)
     doctored = tmp_path / 'doctored.pth'
     torch.save(checkpoint, doctored)
-    result = run(toy_workspace, sys.executable, package_tool(mmdet, 'test.py'),
-                 TOY_RETINANET, doctored, '--work-dir', tmp_path)
+    result = launch(
+        sys.executable,
+        package_tool(mmdet, 'test.py'),
+        TOY_RETINANET,
+        doctored,
+        '--work-dir',
+        tmp_path,
+        cwd=toy_workspace,
+        check=False)
     assert result.returncode != 0
     assert 'bbox_head.retina_cls.bias' in result.stderr
     assert 'bbox_head.extra.weight' in result.stderr
@@ -255,18 +255,29 @@ def test_mmdet_test_loads_strictly(toy_workspace, mmdet_checkpoint, tmp_path):
 @pytest.fixture(scope='module')
 def mmseg_checkpoint(toy_workspace):
     work_dir = toy_workspace / 'work_dirs' / 'mmseg_tools'
-    succeeded(
-        run(toy_workspace, sys.executable, package_tool(mmseg,
-                                                        'train.py'), TOY_FPN,
-            '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_iters=4',
-            'train_cfg.val_interval=4', 'default_hooks.checkpoint.interval=4'))
+    launch(
+        sys.executable,
+        package_tool(mmseg, 'train.py'),
+        TOY_FPN,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_iters=4',
+        'train_cfg.val_interval=4',
+        'default_hooks.checkpoint.interval=4',
+        cwd=toy_workspace)
     return work_dir / 'iter_4.pth'
 
 
 def test_mmseg_tools_train_and_test(toy_workspace, mmseg_checkpoint):
-    log = succeeded(
-        run(toy_workspace, sys.executable, package_tool(mmseg, 'test.py'),
-            TOY_FPN, mmseg_checkpoint, '--work-dir', mmseg_checkpoint.parent))
+    log = launch(
+        sys.executable,
+        package_tool(mmseg, 'test.py'),
+        TOY_FPN,
+        mmseg_checkpoint,
+        '--work-dir',
+        mmseg_checkpoint.parent,
+        cwd=toy_workspace).log
     assert 'mIoU' in log
     saved = torch.load(mmseg_checkpoint, weights_only=True)
     assert 'random_state' in saved['meta']
@@ -277,22 +288,34 @@ def mim_checkpoint(toy_workspace):
     """The toy classifier through ``mim train mmpretrain``, which runs
     mmpretrain's own tools/train.py: 3 epochs, just past the warm-up."""
     work_dir = toy_workspace / 'work_dirs' / 'mim'
-    succeeded(
-        run(toy_workspace,
-            Path(VENV_BIN) / 'mim', 'train', 'mmpretrain', TOY_CLASSIFIER,
-            '--work-dir', work_dir, '--cfg-options', 'train_cfg.max_epochs=3',
-            'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3'))
+    launch(
+        Path(VENV_BIN) / 'mim',
+        'train',
+        'mmpretrain',
+        TOY_CLASSIFIER,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=3',
+        'train_cfg.val_interval=3',
+        'default_hooks.checkpoint.interval=3',
+        cwd=toy_workspace)
     return work_dir / 'epoch_3.pth'
 
 
 def test_mim_train_and_test(toy_workspace, mim_checkpoint):
     saved = torch.load(mim_checkpoint, weights_only=True)
     assert 'random_state' in saved['meta']
-    log = succeeded(
-        run(toy_workspace,
-            Path(VENV_BIN) / 'mim', 'test', 'mmpretrain', TOY_CLASSIFIER,
-            '--checkpoint', mim_checkpoint, '--work-dir',
-            mim_checkpoint.parent))
+    log = launch(
+        Path(VENV_BIN) / 'mim',
+        'test',
+        'mmpretrain',
+        TOY_CLASSIFIER,
+        '--checkpoint',
+        mim_checkpoint,
+        '--work-dir',
+        mim_checkpoint.parent,
+        cwd=toy_workspace).log
     assert 'accuracy/top1' in log
 
 

@@ -1,16 +1,11 @@
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from launch import launch_python
 from mmengine.config import Config
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import init_default_scope
 
 import mmsepvit  # noqa: F401
 from mmsepvit.models import SepViT
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def registries():
@@ -67,9 +62,4 @@ def test_importing_mmsepvit_leaves_mmdet_and_mmseg_alone():
     code = ('import sys, mmsepvit; '
             "print(sorted(m for m in ('mmdet', 'mmseg', 'mmpretrain') "
             'if m in sys.modules))')
-    result = subprocess.run([sys.executable, '-c', code],
-                            capture_output=True,
-                            text=True,
-                            check=True,
-                            cwd=ROOT)
-    assert result.stdout.strip() == '[]'
+    assert launch_python('-c', code).stdout.strip() == '[]'

@@ -69,6 +69,7 @@ def test_config_follows_the_paper(config):
     assert ratios == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', SEG_CONFIGS, ids=lambda p: p.stem)
 def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
     from mmengine.dataset import pseudo_collate
@@ -109,6 +110,7 @@ def test_config_trains_and_predicts_on_toy_data(config, toy_workspace):
     assert results[0].pred_sem_seg.data.shape == (1, 128, 128)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'config', [TOY_FPN, TOY_UPERNET], ids=lambda p: p.stem)
 def test_toy_run_evaluates_miou_through_tools_test(config, toy_workspace,
@@ -132,6 +134,7 @@ def test_toy_run_evaluates_miou_through_tools_test(config, toy_workspace,
     assert 0 <= multi_scale['mIoU'] <= 100
 
 
+@pytest.mark.slow
 def test_toy_fpn_learns_a_batch(fit_toy_batch):
     """The segmentor learns: its loss on one batch of toy scenes halves."""
     losses = fit_toy_batch(TOY_FPN, 10)
