@@ -1,8 +1,8 @@
-"""ONNX export of detectors, segmentors and classifiers (mmsepvit.deployment,
+"""ONNX export of detectors, segmentors and classifiers (mmsepvit.deploy,
 tools/deployment/export_onnx.py), checked in ONNX Runtime and OpenVINO.
 
 The toy configs run with a one-block-per-stage SepViT so that each export
-takes seconds."""
+takes seconds; the tests that export or launch the tool are ``slow``."""
 import math
 import re
 import subprocess
@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-import mmsepvit.models.fused_linear as fused_linear
-from mmsepvit import deployment
-from mmsepvit.deployment import (MissingDependencyError, ParityError,
-                                 build_model_for_export, check_parity,
-                                 example_input, export_and_check, export_onnx,
-                                 make_runner, run_onnx, run_pytorch)
+from mmsepvit import deploy
+from mmsepvit.deploy import (MissingDependencyError, ParityError,
+                             build_model_for_export, check_parity, check_shape,
+                             dynamic_trace_shape, example_input,
+                             export_and_check, export_onnx, least_trace_side,
+                             make_runner, min_input_size, run_onnx,
+                             run_pytorch, second_shape)
 from mmsepvit.models import SepViT
+from mmsepvit.models.layers import fused_linear
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / 'tools' / 'deployment' / 'export_onnx.py'
@@ -61,8 +63,8 @@ def save_checkpoint(model: torch.nn.Module, path: Path) -> str:
 def needs_padding(height: int, width: int) -> bool:
     """Whether some stage map of the micro SepViT is no whole number of
     windows."""
-    for stage, sizes in enumerate(MICRO['window_sizes']):
-        stride = 4 * 2**stage
+    strides = SepViT(arch=MICRO).strides
+    for stride, sizes in zip(strides, MICRO['window_sizes']):
         for side in (height, width):
             if math.ceil(side / stride) % max(sizes):
                 return True
@@ -74,13 +76,14 @@ def check_runtimes(model, path: str, shape, names) -> dict:
     inputs = example_input(shape, seed=3)
     reference = run_pytorch(model, inputs)
     errors = {}
-    for runtime in deployment.RUNTIMES:
+    for runtime in deploy.RUNTIMES:
         outputs = make_runner(path, runtime)(inputs.numpy())
         errors[runtime] = check_parity(reference, outputs, names)
         assert [o.shape for o in outputs] == [r.shape for r in reference]
     return errors
 
 
+@pytest.mark.slow
 def test_detector_from_checkpoint(configs, tmp_path, monkeypatch):
     torch.manual_seed(0)
     trained = build_model_for_export(configs['detector'])
@@ -115,6 +118,7 @@ def test_detector_from_checkpoint(configs, tmp_path, monkeypatch):
     assert max(errors['openvino'].values()) < 1e-4
 
 
+@pytest.mark.slow
 def test_detector_dynamic(configs, tmp_path):
     torch.manual_seed(0)
     model = build_model_for_export(configs['detector'])
@@ -133,6 +137,7 @@ def test_detector_dynamic(configs, tmp_path):
         assert len(errors['openvino']) == len(DETECTOR_OUTPUTS)
 
 
+@pytest.mark.slow
 def test_dynamic_sizes_stay_symbolic(tmp_path):
     """mmseg's Upsample computes int(side * scale): rewritten for whole
     scales, and any other size fixed while tracing is an error."""
@@ -156,6 +161,7 @@ def test_dynamic_sizes_stay_symbolic(tmp_path):
         assert not Path(path).exists()
 
 
+@pytest.mark.slow
 def test_segmentor_and_classifier(configs, tmp_path):
     torch.manual_seed(0)
     segmentor = build_model_for_export(configs['segmentor'])
@@ -181,6 +187,7 @@ def test_segmentor_and_classifier(configs, tmp_path):
             classifier, (64, 64), str(tmp_path / 'x.onnx'), dynamic=True)
 
 
+@pytest.mark.slow
 def test_export_and_check_backbone(tmp_path):
     """Any module taking an image batch, such as a backbone (what
     tools/benchmark.py times): checked and timed in both runtimes."""
@@ -191,10 +198,9 @@ def test_export_and_check_backbone(tmp_path):
     assert report['export']['output_names'] == [
         f'output_{i}' for i in range(4)
     ]
-    assert set(report['latency_s']) == {'pytorch', *deployment.RUNTIMES}
+    assert set(report['latency_s']) == {'pytorch', *deploy.RUNTIMES}
     assert all(seconds > 0 for seconds in report['latency_s'].values())
-    assert [c['runtime']
-            for c in report['checks']] == list(deployment.RUNTIMES)
+    assert [c['runtime'] for c in report['checks']] == list(deploy.RUNTIMES)
     for check in report['checks']:
         assert 0 <= max(check['errors'].values()) < 1e-4
 
@@ -232,6 +238,64 @@ def test_shape_under_32(configs, tmp_path):
     assert not (tmp_path / 'x.onnx').exists()
 
 
+class WideBackbone(torch.nn.Module):
+    """Not a SepViT: states its own geometry, as the next backbones will."""
+    min_input_size = 64
+    strides = (8, 16)
+    arch_settings = dict(window_sizes=[[4], [5, 10]])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_sizes_come_from_the_backbone():
+    model = torch.nn.Sequential(torch.nn.Identity(), WideBackbone())
+    assert min_input_size(model) == 64
+    assert check_shape((64, 100), model) == (64, 100)
+    with pytest.raises(
+            ValueError,
+            match='48x96 is under the 64-pixel minimum: WideBackbone needs '
+            'at least 64x64'):
+        check_shape((48, 96), model)
+    # Two windows of 10 a side at stride 16: 16 * 10 + 1.
+    assert least_trace_side(model) == 161
+    assert dynamic_trace_shape(model, (64, 64)) == (177, 241)
+    assert second_shape((64, 80), min_input_size(model)) == (101, 65)
+
+    micro = SepViT(arch=MICRO)
+    assert min_input_size(micro) == micro.min_input_size == 32
+    assert least_trace_side(micro) == 32 * 7 + 1
+    # A model that states no geometry takes the documented default.
+    assert min_input_size(torch.nn.Conv2d(3, 4, 3)) == 32
+    with pytest.raises(ValueError, match='16x40 .* the model needs'):
+        check_shape((16, 40))
+
+
+def test_config_of_another_codebase(tmp_path):
+    config = tmp_path / 'ocr.py'
+    config.write_text("default_scope = 'mmocr'\nmodel = dict(type='X')\n")
+    with pytest.raises(
+            ValueError,
+            match=f"{config} has default_scope 'mmocr'; export needs one of "
+            r"\['mmdet', 'mmpretrain', 'mmseg'\]"):
+        build_model_for_export(str(config))
+
+
+def test_former_module_name():
+    """Scripts written against mmsepvit.deployment keep working."""
+    from mmsepvit import deployment
+    from mmsepvit.utils.measure import median_seconds, relative_error
+    for name in ('RUNTIMES', 'RUNTIME_NAMES', 'INSTALL_HINT',
+                 'MissingDependencyError', 'ParityError', 'TensorOutputs',
+                 'build_model_for_export', 'load_config', 'check_shape',
+                 'example_input', 'dynamic_trace_shape', 'second_shape',
+                 'export_onnx', 'make_runner', 'run_onnx', 'run_pytorch',
+                 'check_parity', 'export_and_check'):
+        assert getattr(deployment, name) is getattr(deploy, name), name
+    assert deployment.relative_error is relative_error
+    assert deployment.median_seconds is median_seconds
+
+
 @pytest.mark.parametrize('package', ['onnx', 'onnxruntime', 'openvino'])
 def test_missing_package(package, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, package, None)
@@ -263,13 +327,14 @@ def test_parity_error_names_the_output():
                      ['a', 'b'])
 
 
+@pytest.mark.slow
 def test_imports_without_deploy_packages(configs, tmp_path):
     """mmsepvit imports without the extra; the tool names the missing
     package and the install command."""
     code = ('import runpy, sys\n'
             "for name in ('onnx', 'onnxscript', 'onnxruntime', 'openvino'):\n"
             '    sys.modules[name] = None\n'
-            'import mmsepvit, mmsepvit.deployment\n'
+            'import mmsepvit, mmsepvit.deploy, mmsepvit.deployment\n'
             f'sys.argv = [{str(TOOL)!r}, {configs["segmentor"]!r}, "--shape", '
             f'"64", "64", "--out", {str(tmp_path / "x.onnx")!r}]\n'
             f'runpy.run_path({str(TOOL)!r}, run_name="__main__")\n')
@@ -282,6 +347,7 @@ def test_imports_without_deploy_packages(configs, tmp_path):
     assert not (tmp_path / 'x.onnx').exists()
 
 
+@pytest.mark.slow
 def test_tool_end_to_end(configs, tmp_path, run_tool):
     torch.manual_seed(0)
     model = build_model_for_export(configs['segmentor'])

@@ -6,9 +6,10 @@ print the latencies.
 The graph is the model's tensor forward on preprocessed (normalised) inputs:
 a detector's backbone, neck and head outputs before box decoding and NMS, a
 segmentor's logits, a classifier's scores. With --dynamic, height and width
-are symbolic (any input of at least 32 pixels) and the check runs at a second
-size too. A relative error (max|a-b| / max|b|) above --rtol in any output is
-an error naming it. Needs the [deploy] extra: pip install 'mmsepvit[deploy]'.
+are symbolic (any input of at least the backbone's least size, 32 pixels for
+SepViT) and the check runs at a second size too. A relative error
+(max|a-b| / max|b|) above --rtol in any output is an error naming it. Needs
+the [deploy] extra: pip install 'mmsepvit[deploy]'.
 """
 import argparse
 import os.path as osp
@@ -16,9 +17,8 @@ import os.path as osp
 import torch
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
-from mmsepvit.deployment import (RUNTIME_NAMES, RUNTIMES,
-                                 build_model_for_export, check_shape,
-                                 export_and_check, load_config)
+from mmsepvit.deploy import (RUNTIME_NAMES, RUNTIMES, build_model_for_export,
+                             export_and_check, load_config, min_input_size)
 from mmsepvit.utils.tool_config import config_argument_parser, read_config
 
 
@@ -34,7 +34,7 @@ def parse_args() -> argparse.Namespace:
         nargs=2,
         required=True,
         metavar=('H', 'W'),
-        help='input height and width (at least 32 each)')
+        help='input height and width (at least 32 each for SepViT)')
     parser.add_argument(
         '--dynamic',
         action='store_true',
@@ -72,9 +72,6 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    shape = check_shape(args.shape)
-    if args.check_shape:
-        check_shape(args.check_shape)
     cfg = read_config(args)
     load_config(cfg)  # a config without a model fails before building
     name = osp.splitext(osp.basename(args.config))[0]
@@ -85,7 +82,7 @@ def main() -> None:
     model = build_model_for_export(cfg, args.checkpoint)
     report = export_and_check(
         model,
-        shape,
+        args.shape,
         out,
         dynamic=args.dynamic,
         second=args.check_shape,
@@ -95,11 +92,11 @@ def main() -> None:
         rtol=args.rtol)
 
     info = report['export']
-    height, width = shape
+    height, width = args.shape
     if args.dynamic:
         trace_h, trace_w = info['trace_shape']
-        kind = (f'dynamic height and width (1x3xHxW, H, W >= 32; traced at '
-                f'{trace_h}x{trace_w})')
+        kind = (f'dynamic height and width (1x3xHxW, H, W >= '
+                f'{min_input_size(model)}; traced at {trace_h}x{trace_w})')
     else:
         kind = f'static 1x3x{height}x{width}'
     print(f'Exported {args.config} ({model.task}) to {out}: {kind}, '

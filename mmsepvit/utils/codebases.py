@@ -1,0 +1,82 @@
+# Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
+"""The three OpenMMLab codebases a config can belong to, in one table.
+
+A config's ``default_scope`` names its codebase; export, FLOP counting and
+``tools/test.py`` read what differs between them from here.
+"""
+import importlib
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from mmengine.config import Config
+
+
+@dataclass(frozen=True)
+class Codebase:
+    """What mmsepvit needs to know about one codebase.
+
+    Attributes:
+        scope (str): The registry scope and package name.
+        task (str): What its models are, for messages ('detector', ...).
+        base_module (str): Module holding the models' base class.
+        base_class (str): Name of that base class.
+        paper_shape (tuple[int, int]): The input height and width at which
+            the paper counts FLOPs (ImageNet, COCO, ADE20K).
+        metric (str): What its evaluator reports, for messages and docs.
+        dump_metric (str): The metric type that pickles raw predictions.
+        show_flag (str): The visualisation hook's switch for drawing test
+            predictions ('draw' or 'enable').
+        show_dir_key (str): The config key that takes the folder the
+            drawings go to.
+        show_dir_in_work_dir (bool): Whether ``tools/test.py`` puts that
+            folder in the work dir itself; mmdet's hook puts it in
+            WORK_DIR/TIMESTAMP.
+    """
+    scope: str
+    task: str
+    base_module: str
+    base_class: str
+    paper_shape: Tuple[int, int]
+    metric: str
+    dump_metric: str
+    show_flag: str
+    show_dir_key: str
+    show_dir_in_work_dir: bool
+
+    def base(self) -> type:
+        """The base class every model of this codebase derives from."""
+        return getattr(
+            importlib.import_module(self.base_module), self.base_class)
+
+
+CODEBASES: Dict[str, Codebase] = {
+    codebase.scope: codebase
+    for codebase in (
+        Codebase('mmpretrain', 'classifier', 'mmpretrain.models.classifiers',
+                 'BaseClassifier', (224, 224), 'top-1 accuracy', 'DumpResults',
+                 'enable', 'default_hooks.visualization.out_dir', True),
+        Codebase('mmdet', 'detector', 'mmdet.models.detectors', 'BaseDetector',
+                 (800, 1280), 'COCO mAP', 'DumpDetResults', 'draw',
+                 'default_hooks.visualization.test_out_dir', False),
+        Codebase('mmseg', 'segmentor', 'mmseg.models.segmentors',
+                 'BaseSegmentor', (512, 2048), 'mIoU', 'DumpResults', 'draw',
+                 'visualizer.save_dir', True),
+    )
+}
+
+
+def codebase_of(cfg: Config, purpose: Optional[str] = None) -> Codebase:
+    """The codebase of ``cfg``, from its ``default_scope``.
+
+    Raises:
+        ValueError: The scope is none of the three, naming the config, the
+            scope and (if given) what the codebase was needed for.
+    """
+    scope = cfg.get('default_scope')
+    if scope not in CODEBASES:
+        source = getattr(cfg, 'filename', None) or 'the config'
+        raise ValueError(
+            f'{source} has default_scope {scope!r}; {purpose or "mmsepvit"} '
+            f'needs one of '
+            f'{sorted(CODEBASES)} (classifiers, detectors and segmentors)')
+    return CODEBASES[scope]
