@@ -1,22 +1,71 @@
-"""tools/benchmark.py builds its peers from the installed packages and
-reports ratios to SepViT-T (its timings are not tested)."""
-import importlib.util
+"""The benchmark (mmsepvit.benchmark, tools/benchmark.py) builds its peers
+as their codebases publish them and reports ratios to SepViT-T (its timings
+are not tested)."""
+import json
 import mmap
 from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.hub import get_config
+from mmengine.registry import MODELS
+
+from mmsepvit.benchmark.measure import (forward_step, measure_runtimes,
+                                        measure_sweep, training_step)
+from mmsepvit.benchmark.models import (BACKBONES, backbone_config,
+                                       build_backbone)
+from mmsepvit.benchmark.profile import page_faults, profile_breakdown
+from mmsepvit.benchmark.report import COLUMNS, format_table
+from mmsepvit.benchmark.sweep import (format_sweep, plot_sweep,
+                                      sepvit_flop_shares)
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('benchmark',
-                                              ROOT / 'tools' / 'benchmark.py')
-benchmark = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchmark)
+# The config whose backbone each row of the table restates.
+PUBLISHED = {
+    'SepViT-T':
+    'configs/retinanet_sepvit_t_1x_coco.py',
+    'SepViT-S':
+    'configs/retinanet_sepvit_s_1x_coco.py',
+    'SepViT-B':
+    'configs/upernet_sepvit_b_160k_ade20k.py',
+    'Swin-T':
+    'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
+    'Swin-S':
+    'mmdet::swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py',
+    'PVTv2-b2':
+    'mmdet::pvt/retinanet_pvtv2-b2_fpn_1x_coco.py',
+    'Twins-SVT-S':
+    'mmseg::twins/twins_svt-s_fpn_fpnhead_8xb4-80k_ade20k-512x512.py',
+}
+# What the rows leave out: weights and outputs, the same for every row.
+NOT_RESTATED = ('init_cfg', 'pretrained', 'out_indices', 'convert_weights',
+                '_delete_')
+# A four-stage SepViT of 8 to 64 channels, to run the tool quickly.
+MICRO_SEPVIT = ("mmsepvit.SepViT:arch={'embed_dims':[8,16,32,64],"
+                "'num_heads':[1,1,2,2],'depths':[1,1,1,1],"
+                "'window_sizes':[[7],[7],[7],[7]]},drop_path_rate=0.1")
 
 
-@pytest.mark.parametrize('name', list(benchmark.BACKBONES))
+def test_rows_restate_the_published_backbones():
+    assert set(PUBLISHED) == set(BACKBONES)
+    for name, path in PUBLISHED.items():
+        cfg = get_config(path) if '::' in path else Config.fromfile(
+            str(ROOT / path))
+        published = {
+            key: value
+            for key, value in cfg.model.backbone.to_dict().items()
+            if key not in NOT_RESTATED
+        }
+        ours = dict(BACKBONES[name])
+        assert MODELS.get(ours.pop('type')) is MODELS.get(
+            f"{cfg.default_scope}.{published.pop('type')}"), name
+        assert ours == published, name
+
+
+@pytest.mark.parametrize('name', list(BACKBONES))
 def test_every_backbone_builds_with_four_outputs(name):
-    model = benchmark.build_backbone(name)
+    model = build_backbone(name)
     model.eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 64))
@@ -24,9 +73,33 @@ def test_every_backbone_builds_with_four_outputs(name):
     assert [out.shape[-1] for out in outs] == [16, 8, 4, 2]
 
 
+def test_a_backbone_is_named_by_its_type_and_arguments():
+    assert backbone_config('mmsepvit.SepViT:arch=lite,drop_path_rate=0.1') \
+        == dict(type='mmsepvit.SepViT', arch='lite', drop_path_rate=0.1)
+    assert backbone_config('mmdet.SwinTransformer:depths=(2, 2, 18, 2)') \
+        == dict(type='mmdet.SwinTransformer', depths=(2, 2, 18, 2))
+    model = build_backbone(MICRO_SEPVIT)
+    assert model.arch_settings['embed_dims'] == [8, 16, 32, 64]
+    assert list(model.out_indices) == [0, 1, 2, 3]
+    assert list(
+        build_backbone('mmsepvit.SepViT:out_indices=(3,)').out_indices) == [3]
+
+
+@pytest.mark.parametrize('name,problem', [
+    ('Swin-X', "unknown backbone 'Swin-X'.*'SepViT-T'"),
+    ('SepViT:arch=lite', 'registry type with its scope'),
+    ('mmsepvit.SepViT:arch=', 'cannot read the arguments'),
+    ('mmsepvit.SepViT:lite', 'every argument needs a name'),
+    ('mmsepvit.SepViT:arch=lite(1)', 'cannot read the arguments'),
+])
+def test_a_bad_backbone_name_says_what_is_wrong(name, problem):
+    with pytest.raises(ValueError, match=problem):
+        backbone_config(name)
+
+
 def test_table_has_ratios_to_sepvit_t():
-    figures = {key: 2.0 for key, *_ in benchmark.COLUMNS}
-    table = benchmark.format_table({
+    figures = {key: 2.0 for key, *_ in COLUMNS}
+    table = format_table({
         'SepViT-T': figures,
         'Swin-T': {
             key: 3.0
@@ -35,50 +108,11 @@ def test_table_has_ratios_to_sepvit_t():
     })
     header, rule, sepvit, swin = table.splitlines()
     assert 'lat 800x1280 (ms)' in header and set(rule) <= {'|', '-'}
-    assert sepvit.count('(1.00x)') == len(benchmark.COLUMNS)
-    assert swin.count('(1.50x)') == len(benchmark.COLUMNS)
+    assert sepvit.count('(1.00x)') == len(COLUMNS)
+    assert swin.count('(1.50x)') == len(COLUMNS)
 
 
-def test_multiply_adds_count_the_cpu_kernels_as_the_plain_ops(monkeypatch):
-    """The oneDNN linear layers and the CPU flash attention (forward and
-    backward) that SepViT runs count as the plain matmuls they replace, and
-    the forward is the paper's 4.5 G at 224x224."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    from mmsepvit.models import fused_linear
-    model = benchmark.build_backbone('SepViT-T')
-    x = torch.randn(1, 3, 224, 224)
-    forward = benchmark.forward_step(model, x, amp=False)
-    training = benchmark.training_step(model, x, amp=False)
-    fast = benchmark.multiply_adds_by_op(forward)
-    fast_training = benchmark.multiply_adds_by_op(training)
-    attention = 'aten._scaled_dot_product_flash_attention_for_cpu'
-    assert 'mkldnn._linear_pointwise' in fast and attention in fast
-    assert attention + '_backward' in fast_training
-    monkeypatch.setattr(fused_linear, '_onednn_usable', False)
-    with sdpa_kernel(SDPBackend.MATH):
-        assert benchmark.multiply_adds(forward) == pytest.approx(
-            sum(fast.values()))
-        # The flash backward also recomputes the scores, q @ k^T: half of
-        # the forward's attention.
-        assert benchmark.multiply_adds(training) == pytest.approx(
-            sum(fast_training.values()) - fast[attention] / 2)
-    assert sum(fast.values()) == pytest.approx(4.53, abs=0.01)
-
-
-@pytest.mark.parametrize('groups', [1, 4, 16])
-def test_multiply_adds_of_a_convolution_backward_are_two_forwards(groups):
-    """The input and the weight gradient cost one forward each, however
-    many groups (PyTorch's own formula counts a depthwise convolution's
-    weight gradient once per channel)."""
-    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=groups)
-    x = torch.randn(2, 16, 9, 12, requires_grad=True)
-    forward = benchmark.multiply_adds(lambda: conv(x))
-    assert forward == 2 * 32 * (16 // groups) * 9 * 9 * 12 / 1e9
-    assert benchmark.multiply_adds(
-        lambda: conv(x).sum().backward()) == pytest.approx(3 * forward)
-
-
+@pytest.mark.slow
 def test_cuda_path_runs_bf16_attention_with_flash_shapes(monkeypatch):
     """The CUDA path (bf16 autocast) run on the CPU with --amp: every
     attention call is bf16 with a head dim of 32 and no mask, shapes that
@@ -93,22 +127,28 @@ def test_cuda_path_runs_bf16_attention_with_flash_shapes(monkeypatch):
 
     monkeypatch.setattr(torch.nn.functional, 'scaled_dot_product_attention',
                         recording)
-    model = benchmark.build_backbone('SepViT-T')
+    model = build_backbone('SepViT-T')
     x = torch.randn(1, 3, 64, 96)
-    benchmark.forward_step(model, x, amp=True)()
+    forward_step(model, x, amp=True)()
     assert calls and set(calls) == {(torch.bfloat16, 32, 32, 32, None, 1)}
-    benchmark.training_step(model, x, amp=True)()
+    training_step(model, x, amp=True)()
     assert all(p.grad is not None for p in model.parameters())
 
 
-def test_sweep_measures_plots_and_tabulates(monkeypatch, tmp_path):
-    monkeypatch.setattr(benchmark, 'SWEEP_SIZES', [(64, 64), (64, 96),
-                                                   (96, 128)])
-    model = benchmark.build_backbone('SepViT-T')
-    forward = benchmark.measure_sweep(
-        model, 'cpu', 1, False, training=False, max_pixels=float('inf'))
-    training = benchmark.measure_sweep(
-        model, 'cpu', 1, False, training=True, max_pixels=64 * 96)
+@pytest.mark.slow
+def test_sweep_measures_plots_and_tabulates(tmp_path):
+    sizes = [(64, 64), (64, 96), (96, 128)]
+    model = build_backbone('SepViT-T')
+    forward = measure_sweep(
+        model,
+        'cpu',
+        1,
+        False,
+        training=False,
+        max_pixels=float('inf'),
+        sizes=sizes)
+    training = measure_sweep(
+        model, 'cpu', 1, False, training=True, max_pixels=64 * 96, sizes=sizes)
     assert list(forward) == ['64x64', '64x96', '96x128']
     assert list(training) == ['64x64', '64x96']  # the pixel limit
     assert all(f['ms'] > 0 and f['peak_mib'] >= 0 for f in forward.values())
@@ -117,20 +157,20 @@ def test_sweep_measures_plots_and_tabulates(monkeypatch, tmp_path):
         device='cpu',
         sizes=sizes,
         models={'SepViT-T': dict(forward=forward, training=training)},
-        sepvit_t_flops=benchmark.sepvit_flop_shares(sizes))
+        sepvit_t_flops=sepvit_flop_shares(sizes))
     shares = [s['pointwise'] for s in report['sepvit_t_flops'].values()]
     assert 0 < shares[0] < shares[-1] < 1  # quadratic in the windows
-    benchmark.plot_sweep(report, str(tmp_path / 'sweep.png'))
+    plot_sweep(report, str(tmp_path / 'sweep.png'))
     assert (tmp_path / 'sweep.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    table = benchmark.format_sweep(report).splitlines()
+    table = format_sweep(report).splitlines()
     assert len(table) == 1 + len(sizes) and table[1].startswith('| 64x64 |')
 
 
 def test_profile_breakdown_sorts_time_by_kind():
     model = torch.nn.Sequential(
         torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.LayerNorm(256))
-    totals = benchmark.profile_breakdown(
-        benchmark.training_step(model, torch.randn(512, 64), amp=False))
+    totals = profile_breakdown(
+        training_step(model, torch.randn(512, 64), amp=False))
     assert totals['linear layers (GEMM)'] > 0
     assert totals['LayerNorm'] > 0 and totals['optimizer'] > 0
     assert totals['attention'] == 0
@@ -149,17 +189,33 @@ def test_page_faults_count_the_pages_a_step_maps_anew():
     def reuse():
         kept.fill_(1)
 
-    faults = benchmark.page_faults(fresh)
+    faults = page_faults(fresh)
     assert faults >= size // (2 * 2**20)  # one per page, or per huge page
-    assert benchmark.page_faults(reuse) * 10 < faults
+    assert page_faults(reuse) * 10 < faults
 
 
+@pytest.mark.slow
 def test_runtime_rows_are_checked_exports():
     """The ONNX Runtime and OpenVINO rows time an export whose outputs
     match PyTorch's."""
-    model = benchmark.build_backbone('SepViT-T')
-    rows = benchmark.measure_runtimes(model, 1, 1, shape=(64, 96))
+    model = build_backbone('SepViT-T')
+    rows = measure_runtimes(model, 1, 1, shape=(64, 96))
     assert set(rows) == {'onnxruntime', 'openvino'}
     for figures in rows.values():
         assert figures['latency_64x96'] > 0
         assert figures['max_rel_error'] < 1e-4
+
+
+@pytest.mark.slow
+def test_tool_measures_a_backbone_in_worker_processes(tmp_path, run_tool):
+    """The default run end to end: a backbone outside the table, measured
+    in a worker process per part, as a table and as JSON."""
+    log = run_tool(tmp_path, ROOT / 'tools' / 'benchmark.py', '--models',
+                   MICRO_SEPVIT, '--devices', 'cpu', '--runs', '1',
+                   '--threads', '1', '--json', 'figures.json')
+    assert '## cpu: 1 threads' in log and 'matmul peak' in log
+    figures = json.loads((tmp_path / 'figures.json').read_text())
+    row = figures['cpu']['models'][MICRO_SEPVIT]
+    assert set(row) == {key for key, *_ in COLUMNS}
+    assert f'| {MICRO_SEPVIT} |' in log and '(1.00x)' not in log
+    assert 0 < row['params_m'] < 1 and row['train_gmacs'] > 0
