@@ -1,8 +1,8 @@
 # SepViT-T as the backbone of the detection and segmentation configs: the
 # released dense model (zero window tokens, a LayerNorm after every stage,
-# four NCHW outputs at strides 4-32), from ImageNet-1K weights (README:
-# "Pretrained weights"). The S and B configs override arch, drop path and
-# checkpoint.
+# four NCHW outputs at strides 4-32), from ImageNet-1K weights
+# (docs/training.md, "Pretrained weights"). The S and B configs override arch,
+# drop path and checkpoint.
 _base_ = './mmsepvit_runtime.py'
 
 # mmdet's and mmseg's Swin configs own the name `pretrained`.
