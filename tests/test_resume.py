@@ -1,6 +1,10 @@
-"""A killed toy training resumed with --resume ends with exactly the weights
-of an uninterrupted run, and a crash during a save loses no checkpoint."""
+"""Resumed runs end with exactly the weights of uninterrupted ones: a killed
+toy training resumed with --resume, and a plain mmengine Runner that names
+RandomStateHook in custom_hooks; a crash during a save loses no checkpoint;
+mmsepvit's hooks and runner are found by name from every codebase."""
+import importlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -8,11 +12,16 @@ import tempfile
 from pathlib import Path
 
 import mmengine.runner.runner as mmengine_runner
+import numpy as np
 import pytest
 import torch
-from mmengine.registry import init_default_scope
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.runner import Runner
 
-from mmsepvit.engine import SafeRunner
+from mmsepvit.engine import CheckpointCheckHook, RandomStateHook, SafeRunner
+from mmsepvit.utils.codebases import CODEBASES
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / 'configs' / 'toy'
@@ -59,6 +68,7 @@ def weights(path: Path) -> dict:
     return torch.load(path, weights_only=True)['state_dict']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'config,schedule,kill_after,final',
     [
@@ -104,6 +114,7 @@ def test_killed_run_resumes_to_the_same_weights(toy_workspace, config,
     assert not different, different[:5]
 
 
+@pytest.mark.slow
 def test_crash_during_a_save_keeps_the_previous_checkpoint(
         tmp_path, monkeypatch, tiny_runner):
     real_save = mmengine_runner.save_checkpoint
@@ -136,3 +147,110 @@ def test_other_tools_get_the_runner_from_the_config():
     from mmdet.registry import RUNNERS
     init_default_scope('mmdet')
     assert RUNNERS.get('SafeRunner') is SafeRunner
+
+
+class NoisyModel(BaseModel):
+    """A one-layer model whose loss draws from Python's, NumPy's and
+    PyTorch's generators, as augmentations and dropout do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        noise = random.gauss(0, 1) + float(np.random.randn())
+        out = self.linear(inputs + torch.randn_like(inputs) + noise)
+        return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+
+class RandomStateProbe(Hook):
+    """Records PyTorch's generator as training starts, after every other
+    hook's ``before_train``."""
+    priority = 'LOWEST'
+
+    def before_train(self, runner) -> None:
+        self.state = torch.get_rng_state()
+
+
+def plain_runner(work_dir: Path,
+                 *hooks,
+                 max_epochs: int = 3,
+                 **kwargs) -> Runner:
+    """mmengine's own Runner of a :class:`NoisyModel` with ``hooks`` as
+    ``custom_hooks``: 2 shuffled batches an epoch, a checkpoint every
+    epoch, seed 0. Named after its work dir, so that runners made in the
+    same second share no logger or message hub."""
+    return Runner(
+        model=NoisyModel(),
+        work_dir=str(work_dir),
+        experiment_name=str(work_dir),
+        train_dataloader=dict(
+            dataset=[
+                dict(inputs=inputs)
+                for inputs in torch.linspace(-1, 1, 8).view(4, 2)
+            ],
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            batch_size=2),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        custom_hooks=list(hooks),
+        randomness=dict(seed=0),
+        **kwargs)
+
+
+@pytest.mark.slow
+def test_plain_runner_resumes_with_the_random_state(tmp_path):
+    by_name = dict(type='RandomStateHook')
+    plain_runner(tmp_path / 'whole', by_name).train()
+    first_epoch = str(tmp_path / 'whole' / 'epoch_1.pth')
+    expected = weights(tmp_path / 'whole' / 'epoch_3.pth')
+
+    plain_runner(
+        tmp_path / 'resumed', by_name, resume=True,
+        load_from=first_epoch).train()
+    resumed = weights(tmp_path / 'resumed' / 'epoch_3.pth')
+    assert all(torch.equal(resumed[k], expected[k]) for k in expected)
+
+    # Without the hook the resumed run draws other noise: the test can tell.
+    plain_runner(
+        tmp_path / 'unhooked', resume=True, load_from=first_epoch).train()
+    unhooked = weights(tmp_path / 'unhooked' / 'epoch_3.pth')
+    assert not all(torch.equal(unhooked[k], expected[k]) for k in expected)
+
+
+@pytest.mark.slow
+def test_fine_tuning_keeps_the_seeded_random_state(tmp_path):
+    plain_runner(tmp_path / 'source', max_epochs=1).train()
+    fresh, tuned = RandomStateProbe(), RandomStateProbe()
+    plain_runner(
+        tmp_path / 'fresh', RandomStateHook(), fresh, max_epochs=1).train()
+    plain_runner(
+        tmp_path / 'tuned',
+        RandomStateHook(),
+        tuned,
+        max_epochs=1,
+        load_from=str(tmp_path / 'source' / 'epoch_1.pth')).train()
+    assert torch.equal(tuned.state, fresh.state)
+
+
+@pytest.mark.parametrize('scope', ['mmengine', *CODEBASES])
+def test_hooks_are_built_by_name_in_every_scope(scope):
+    hooks = importlib.import_module(f'{scope}.registry').HOOKS
+    with DefaultScope.overwrite_default_scope(scope):
+        for hook in (RandomStateHook, CheckpointCheckHook):
+            assert type(hooks.build(dict(type=hook.__name__))) is hook
+
+
+def test_safe_runner_registers_its_hooks_once(tmp_path, tiny_runner):
+    runner = tiny_runner(tmp_path, custom_hooks=[dict(type='RandomStateHook')])
+    for hook_type in (RandomStateHook, CheckpointCheckHook):
+        assert sum(isinstance(h, hook_type) for h in runner.hooks) == 1
+
+
+def test_checkpoint_check_hook_warns_it_checks_nothing_elsewhere(
+        tmp_path, capsys):
+    runner = plain_runner(tmp_path, dict(type='CheckpointCheckHook'))
+    runner.call_hook('before_run')
+    assert 'Runner loads them unchecked' in capsys.readouterr().out

@@ -61,6 +61,7 @@ def test_malicious_checkpoint_is_refused_by_init_cfg(malicious):
         model.init_weights()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['test', 'converter'])
 def test_malicious_checkpoint_is_refused_by_the_tools(tmp_path, malicious,
                                                       tool, toy_workspace):
@@ -82,6 +83,7 @@ def test_malicious_checkpoint_is_refused_by_the_tools(tmp_path, malicious,
     assert f'{malicious} needs the code of os.makedirs' in result.stderr
 
 
+@pytest.mark.slow
 def test_testing_another_models_checkpoint_names_the_keys(
         tmp_path, toy_workspace):
     other = save(tmp_path / 'classifier.pth', SepViT(arch='lite'))
@@ -197,6 +199,7 @@ def test_image_missing_on_disk_is_named(toy_data, tmp_path):
         next(iter(loader))
 
 
+@pytest.mark.slow
 def test_amp_trains_in_bf16_on_the_cpu(toy_data, tmp_path):
     (tmp_path / 'data').symlink_to(toy_data)
     work_dir = tmp_path / 'work_dir'

@@ -1,11 +1,10 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """Train a detector, segmentor or classifier from an mmengine config."""
 import argparse
-import os.path as osp
 
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
-from mmsepvit.utils.tool_config import (build_runner, load_tool_config,
-                                        tool_argument_parser)
+from mmsepvit.utils.tool_config import (apply_train_options, build_runner,
+                                        load_tool_config, tool_argument_parser)
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,27 +30,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_tool_config(args)
-    if args.amp:  # SafeRunner makes it bf16 autocast on CPUs
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-
-    if args.auto_scale_lr:
-        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
-                cfg.auto_scale_lr:
-            raise ValueError(f'{args.config} has no auto_scale_lr.'
-                             'base_batch_size, needed by --auto-scale-lr')
-        cfg.auto_scale_lr.enable = True
-
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume checkpoint not found: '
-                                    f'{args.resume}')
-        cfg.resume = True
-        cfg.load_from = args.resume
-
+    apply_train_options(cfg, args)
     build_runner(cfg).train()
 
 

@@ -12,108 +12,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from mmengine.dist import get_dist_info, is_main_process
-from mmengine.hooks import Hook
-from mmengine.model import (BaseTTAModel, MMDistributedDataParallel,
-                            is_model_wrapper)
+from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from mmsepvit.utils import check_state_dict, extract_state_dict
-
-
-def get_random_state() -> dict:
-    """The states of Python's, NumPy's and PyTorch's (and CUDA's) random
-    generators, in types that weights-only loading accepts."""
-    version, keys, gauss = random.getstate()
-    kind, np_keys, pos, has_gauss, cached = np.random.get_state()
-    state = dict(
-        python=(version, list(keys), gauss),
-        numpy=(kind, np_keys.tolist(), pos, has_gauss, cached),
-        torch=torch.get_rng_state())
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state['cuda'] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_random_state(state: dict) -> None:
-    version, keys, gauss = state['python']
-    random.setstate((version, tuple(keys), gauss))
-    kind, np_keys, pos, has_gauss, cached = state['numpy']
-    np.random.set_state((kind, np.array(np_keys,
-                                        np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state['torch'])
-    if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
-
-
-class RandomStateHook(Hook):
-    """Keep the random generators' states in every checkpoint and restore
-    them on resume.
-
-    mmengine re-seeds a resumed run from the config's seed, so stochastic
-    depth, dropout and batch augmentations after the resume would differ from
-    the uninterrupted run's. The states of Python's, NumPy's and PyTorch's
-    generators (CUDA's too when present) travel in ``meta.random_state``.
-    """
-    priority = 'VERY_LOW'
-
-    def __init__(self) -> None:
-        self._before_val = None
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})['random_state'] = get_random_state()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('meta', {}).get('random_state')
-        if state is not None and getattr(runner, '_resume', False):
-            set_random_state(state)  # load_from keeps the config's seed
-
-    # A resumed run does not repeat the validation that followed its
-    # checkpoint, so validation must not move the training generators.
-    def before_val(self, runner) -> None:
-        self._before_val = get_random_state()
-
-    def after_val(self, runner) -> None:
-        if self._before_val is not None:
-            set_random_state(self._before_val)
-            self._before_val = None
-
-
-class CheckpointCheckHook(Hook):
-    """Check a checkpoint :class:`SafeRunner` loads before it reaches the
-    model, naming the file and every key at fault.
-
-    A checkpoint loaded to resume, test or validate must fit the model
-    exactly; one loaded for fine-tuning (``load_from``) may differ (another
-    number of classes, say) but must share weights with it. mmengine alone
-    would log a warning and go on with a partly random model.
-    """
-    priority = 'LOWEST'  # after hooks that edit it (EMAHook swaps weights)
-
-    def after_load_checkpoint(self, runner, checkpoint) -> None:
-        loading = getattr(runner, 'checkpoint_being_loaded', None)
-        if loading is None:  # not loaded through SafeRunner.load_checkpoint
-            return
-        source, strict = loading
-        if not isinstance(checkpoint, dict):
-            raise ValueError(f'{source} holds a {type(checkpoint).__name__}'
-                             ', not a checkpoint dict')
-        # What mmengine's Runner.load_checkpoint then loads.
-        state_dict = extract_state_dict(
-            checkpoint.get('state_dict', checkpoint), source)
-        model = runner.model
-        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-            model = model.module
-        if strict:
-            check_state_dict(state_dict, model, source)
-        elif not set(state_dict) & set(model.state_dict()):
-            roots = sorted({k.split('.')[0] for k in state_dict})
-            raise ValueError(f'{source} shares no weight with '
-                             f'{type(model).__name__}: its keys start with '
-                             f'{roots}')
+from .hooks import CheckpointCheckHook, RandomStateHook
 
 
 def seed_worker_from_loader(worker_id: int) -> None:
@@ -135,7 +41,8 @@ class SafeRunner(Runner):
     """mmengine's Runner with exact resume, crash-safe checkpoints, checked
     checkpoint loading and dataset errors that name what is wrong.
 
-    - :class:`RandomStateHook` is always registered. With a seed in
+    - :class:`RandomStateHook` is always registered (another runner can
+      name it in ``custom_hooks``). With a seed in
       ``randomness``, data-loading workers are restarted every epoch (no
       ``persistent_workers``) and seeded from the main process's generator,
       so the augmentations after a resume are the ones the uninterrupted run
@@ -182,8 +89,10 @@ class SafeRunner(Runner):
             train_dataloader=train_dataloader,
             randomness=randomness,
             **kwargs)
-        self.register_hook(RandomStateHook())
-        self.register_hook(CheckpointCheckHook())
+        for hook_type in (RandomStateHook, CheckpointCheckHook):
+            # Once, also where the config names it in custom_hooks.
+            if not any(isinstance(hook, hook_type) for hook in self.hooks):
+                self.register_hook(hook_type())
         # For CheckpointCheckHook: the file being loaded, and whether it must
         # fit the model exactly (resume, test, val) or only share weights
         # with it (load_from for fine-tuning).

@@ -1,13 +1,16 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
-"""What the tools share: config, overrides, work dir, launcher and the
-runner."""
+"""What the tools do besides parsing their arguments: the config with its
+overrides, work dir and launcher, the options of ``tools/train.py`` and
+``tools/test.py``, and the runner."""
 import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from .codebases import codebase_of
 
 
 def config_argument_parser(description: str) -> argparse.ArgumentParser:
@@ -67,3 +70,93 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         cfg.runner_type = 'SafeRunner'
     return RUNNERS.build(cfg)
+
+
+def apply_train_options(cfg: Config, args: argparse.Namespace) -> None:
+    """``tools/train.py``'s ``--amp``, ``--auto-scale-lr`` and ``--resume``.
+
+    Raises:
+        ValueError: ``--auto-scale-lr`` without
+            ``auto_scale_lr.base_batch_size`` in the config.
+        FileNotFoundError: The ``--resume`` checkpoint does not exist.
+    """
+    if args.amp:  # SafeRunner makes it bf16 autocast on CPUs
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
+                cfg.auto_scale_lr:
+            raise ValueError(f'{args.config} has no auto_scale_lr.'
+                             'base_batch_size, needed by --auto-scale-lr')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == 'auto':  # the latest checkpoint in the work dir
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(f'--resume checkpoint not found: '
+                                    f'{args.resume}')
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+
+def apply_test_options(cfg: Config, args: argparse.Namespace) -> None:
+    """``tools/test.py``'s checkpoint, ``--show-dir``, ``--out`` and
+    ``--tta``.
+
+    Raises:
+        FileNotFoundError: The checkpoint does not exist.
+        ValueError: The config lacks what an option needs, or ``--out`` is
+            no pickle file.
+    """
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint  # SafeRunner.test loads it strictly
+
+    if args.show_dir:
+        enable_drawing(cfg, args.show_dir)
+    if args.out:
+        enable_dumping(cfg, args.out)
+    if args.tta:
+        enable_tta(cfg)
+
+
+def enable_drawing(cfg: Config, show_dir: str) -> None:
+    """Turn on the codebase's visualisation hook for the test loop, drawing
+    every image into ``show_dir``."""
+    codebase = codebase_of(cfg, '--show-dir')
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise ValueError('the config has no default_hooks.visualization, '
+                         'needed by --show-dir')
+    hooks.visualization.interval = 1  # every image
+    hooks.visualization[codebase.show_flag] = True
+    if codebase.show_dir_in_work_dir:
+        show_dir = osp.join(cfg.work_dir, show_dir)
+    cfg.merge_from_dict({codebase.show_dir_key: show_dir})
+
+
+def enable_dumping(cfg: Config, out: str) -> None:
+    """Add the codebase's metric that pickles the raw predictions to
+    ``out``."""
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl file, got {out}')
+    dump = ConfigDict(
+        type=codebase_of(cfg, '--out').dump_metric, out_file_path=out)
+    evaluator = cfg.test_evaluator
+    if isinstance(evaluator, (list, tuple)):
+        cfg.test_evaluator = [*evaluator, dump]
+    else:
+        cfg.test_evaluator = [evaluator, dump]
+
+
+def enable_tta(cfg: Config) -> None:
+    """Test with the config's ``tta_model`` and ``tta_pipeline``."""
+    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        raise ValueError('the config has no tta_model and tta_pipeline, '
+                         'needed by --tta')
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
