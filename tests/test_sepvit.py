@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from mmsepvit.benchmark.measure import init_gradient_norms
 from mmsepvit.models import SepViT
 from mmsepvit.models.backbones.sepvit import SepViTBlock
 
@@ -351,6 +352,30 @@ def test_default_init_follows_the_release():
     norm = model.norm2
     assert (norm.weight == 1).all() and (norm.bias == 0).all()
     assert norm.eps == 1e-6 and model.stages[0].patch_embed.norm.eps == 1e-5
+
+
+def test_patch_embedding_biases_start_as_pytorch_conv_biases():
+    """Not zero as in the release: a zero bias turns a padded border into
+    all-zero vectors at the patch embedding's LayerNorm."""
+    torch.manual_seed(0)
+    model = SepViT(arch='tiny')
+    model.init_weights()
+    for stage in model.stages:
+        conv = stage.patch_embed.projection
+        bound = 1 / math.sqrt(conv.weight[0].numel())
+        assert conv.bias.abs().max() <= bound
+        assert conv.bias.std() > bound / 3  # uniform: bound / sqrt(3)
+    assert (model.stages[1].pos_embed.proj.bias == 0).all()
+
+
+@pytest.mark.parametrize('arch', ['lite', 'tiny'])
+def test_padded_border_keeps_gradients_at_initialisation(arch):
+    """mmdet and mmseg pad batches of mixed sizes with zeros; from scratch,
+    the gradient must stay of the same order with a 32-pixel border."""
+    torch.manual_seed(0)
+    norms = init_gradient_norms(SepViT(arch=arch, drop_path_rate=0.2), 'cpu')
+    ratio = norms['init_grad_norm_padded'] / norms['init_grad_norm']
+    assert 0.5 < ratio < 2, norms
 
 
 def test_deprecated_pretrained_warns_and_loads(tmp_path):

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmsepvit.deploy import export_and_check
 from mmsepvit.utils.complexity import multiply_adds
@@ -163,6 +164,36 @@ def measure_training(model: nn.Module, device: str, runs: int,
         train_peak_mib=peak_mib,
         train_gmacs=gmacs,
         train_gmacs_per_s=gmacs / seconds)
+
+
+def init_gradient_norms(model: nn.Module,
+                        device: str,
+                        border: int = 32) -> Dict[str, float]:
+    """Gradient norms of ``model`` as it starts training from scratch.
+
+    After ``init_weights()``, in train mode, on two random 224x224 images,
+    and on the same images with a zero border of ``border`` pixels at the
+    bottom and right, as mmdet's and mmseg's data preprocessors pad a batch
+    of mixed sizes; the loss is the sum of the stage outputs' mean squares.
+    A backbone whose padded norm is far above the plain one starts every
+    dense-prediction run with a few exploding steps.
+    """
+    model.init_weights()
+    model.train()
+    images = torch.randn(
+        2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    norms = {}
+    for key, batch in (('init_grad_norm', images),
+                       ('init_grad_norm_padded',
+                        F.pad(images, (0, border, 0, border)))):
+        model.zero_grad()
+        torch.manual_seed(0)  # the same stochastic depth for both
+        loss = sum(out.pow(2).mean() for out in model(batch.to(device)))
+        loss.backward()
+        norms[key] = torch.stack([
+            p.grad.norm() for p in model.parameters() if p.grad is not None
+        ]).norm().item()
+    return norms
 
 
 def measure_sweep(

@@ -10,18 +10,20 @@ from .measure import BATCHES, describe, matmul_peak
 from .models import REFERENCE, RUNTIME_MODELS
 from .worker import Settings, run_worker
 
-COLUMNS = [  # key, header, format, lower is better
-    ('params_m', 'params (M)', '{:.1f}', True),
-    ('latency_224', 'lat 224 (ms)', '{:.1f}', True),
-    ('throughput_224', 'thr 224 (img/s)', '{:.1f}', False),
-    ('latency_800x1280', 'lat 800x1280 (ms)', '{:.0f}', True),
-    ('throughput_800x1280', 'thr 800x1280 (img/s)', '{:.2f}', False),
-    ('gmacs_800x1280', 'GMAC 800x1280', '{:.1f}', True),
-    ('gmacs_per_s_800x1280', 'GMAC/s 800x1280', '{:.0f}', False),
-    ('train_ms', 'train 512 (ms)', '{:.0f}', True),
-    ('train_peak_mib', 'train peak (MiB)', '{:.0f}', True),
-    ('train_gmacs', 'train GMAC', '{:.1f}', True),
-    ('train_gmacs_per_s', 'train GMAC/s', '{:.0f}', False),
+COLUMNS = [  # key, header, format
+    ('params_m', 'params (M)', '{:.1f}'),
+    ('latency_224', 'lat 224 (ms)', '{:.1f}'),
+    ('throughput_224', 'thr 224 (img/s)', '{:.1f}'),
+    ('latency_800x1280', 'lat 800x1280 (ms)', '{:.0f}'),
+    ('throughput_800x1280', 'thr 800x1280 (img/s)', '{:.2f}'),
+    ('gmacs_800x1280', 'GMAC 800x1280', '{:.1f}'),
+    ('gmacs_per_s_800x1280', 'GMAC/s 800x1280', '{:.0f}'),
+    ('train_ms', 'train 512 (ms)', '{:.0f}'),
+    ('train_peak_mib', 'train peak (MiB)', '{:.0f}'),
+    ('train_gmacs', 'train GMAC', '{:.1f}'),
+    ('train_gmacs_per_s', 'train GMAC/s', '{:.0f}'),
+    ('init_grad_norm', 'grad norm at init', '{:.2f}'),
+    ('init_grad_norm_padded', 'same, padded', '{:.2f}'),
 ]
 
 
@@ -31,7 +33,7 @@ def format_table(results: Dict[str, dict]) -> str:
     rows = [['model'] + [c[1] for c in COLUMNS]]
     for name, figures in results.items():
         row = [name]
-        for key, _, fmt, _ in COLUMNS:
+        for key, _, fmt in COLUMNS:
             if key not in figures:  # e.g. no training in a runtime's row
                 row.append('-')
                 continue

@@ -15,8 +15,8 @@ from typing import Optional
 
 import torch
 
-from .measure import (measure_inference, measure_runtimes, measure_sweep,
-                      measure_training)
+from .measure import (init_gradient_norms, measure_inference, measure_runtimes,
+                      measure_sweep, measure_training)
 from .models import build_backbone
 
 RESULT = 'RESULT '
@@ -54,7 +54,10 @@ def measure(name: str, device: str, part: str, settings: Settings) -> dict:
         result['params_m'] = sum(p.numel() for p in model.parameters()) / 1e6
         return result
     if part == 'training':
-        return measure_training(model, device, settings.runs, settings.amp)
+        return {
+            **measure_training(model, device, settings.runs, settings.amp),
+            **init_gradient_norms(model, device)
+        }
     if part == 'runtimes':
         return measure_runtimes(model, settings.runs, settings.threads)
     training = part == 'sweep-training'

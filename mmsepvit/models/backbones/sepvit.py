@@ -608,8 +608,9 @@ class SepViT(BaseModule):
         return checked
 
     def init_weights(self) -> None:
-        """Initialise as the released code (or with the initialisers that
-        ``init_cfg`` names, such as ``Constant``), then load the checkpoint
+        """Initialise as the released code (but for the patch embeddings'
+        biases, see ``_init_released``) or with the initialisers that
+        ``init_cfg`` names, such as ``Constant``; then load the checkpoint
         of a ``Pretrained`` entry; a dict and a list of dicts alike."""
         init_cfgs = self.init_cfg or []
         if isinstance(init_cfgs, dict):
@@ -683,6 +684,17 @@ class SepViT(BaseModule):
                     bias=0.)
             elif isinstance(m, SepViTBlock) and m.window_token is not None:
                 nn.init.zeros_(m.window_token)
+        # The release zeroes these biases too, but then a padded border (zero
+        # pixels, which mmdet and mmseg add to every batch of mixed sizes)
+        # reaches each patch embedding's LayerNorm as all-zero vectors, whose
+        # input gradient is 1/sqrt(eps): from-scratch training started with
+        # gradients ~45x those of an unpadded batch, nearly all in the stem's
+        # bias. PyTorch's default bias init (as Swin's patch embedding keeps)
+        # makes padded pixels the bias vector, normalised like any other.
+        for stage in self.stages:
+            conv = stage.patch_embed.projection
+            bound = 1 / math.sqrt(conv.weight[0].numel())
+            nn.init.uniform_(conv.bias, -bound, bound)
 
     def _freeze_stages(self) -> None:
         frozen = []
