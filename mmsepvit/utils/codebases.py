@@ -22,7 +22,6 @@ class Codebase:
         base_class (str): Name of that base class.
         paper_shape (tuple[int, int]): The input height and width at which
             the paper counts FLOPs (ImageNet, COCO, ADE20K).
-        metric (str): What its evaluator reports, for messages and docs.
         dump_metric (str): The metric type that pickles raw predictions.
         show_flag (str): The visualisation hook's switch for drawing test
             predictions ('draw' or 'enable').
@@ -37,7 +36,6 @@ class Codebase:
     base_module: str
     base_class: str
     paper_shape: Tuple[int, int]
-    metric: str
     dump_metric: str
     show_flag: str
     show_dir_key: str
@@ -49,20 +47,21 @@ class Codebase:
             importlib.import_module(self.base_module), self.base_class)
 
 
+# yapf: disable
 CODEBASES: Dict[str, Codebase] = {
-    codebase.scope: codebase
-    for codebase in (
+    codebase.scope: codebase for codebase in (
         Codebase('mmpretrain', 'classifier', 'mmpretrain.models.classifiers',
-                 'BaseClassifier', (224, 224), 'top-1 accuracy', 'DumpResults',
-                 'enable', 'default_hooks.visualization.out_dir', True),
-        Codebase('mmdet', 'detector', 'mmdet.models.detectors', 'BaseDetector',
-                 (800, 1280), 'COCO mAP', 'DumpDetResults', 'draw',
+                 'BaseClassifier', (224, 224), 'DumpResults', 'enable',
+                 'default_hooks.visualization.out_dir', True),
+        Codebase('mmdet', 'detector', 'mmdet.models.detectors',
+                 'BaseDetector', (800, 1280), 'DumpDetResults', 'draw',
                  'default_hooks.visualization.test_out_dir', False),
         Codebase('mmseg', 'segmentor', 'mmseg.models.segmentors',
-                 'BaseSegmentor', (512, 2048), 'mIoU', 'DumpResults', 'draw',
+                 'BaseSegmentor', (512, 2048), 'DumpResults', 'draw',
                  'visualizer.save_dir', True),
     )
 }
+# yapf: enable
 
 
 def codebase_of(cfg: Config, purpose: Optional[str] = None) -> Codebase:
