@@ -1,7 +1,10 @@
 """The one way the tests launch a command: tools, shell scripts, ``python
 -c``, with output captured and a failure shown with its log's tail."""
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
@@ -22,19 +25,37 @@ def launch(*args: Union[str, Path],
            check: bool = True) -> Launched:
     """Run ``args`` in ``cwd`` and wait for it.
 
+    The command runs in a session of its own, which is ended once the
+    command is gone, as a job scheduler would: a trainer that dies (or is
+    killed) can leave data-loading workers behind, blocked writing batches
+    nobody reads. Output goes through files, which such orphans cannot hold
+    open the way they would a pipe.
+
     Args:
         check: Fail the test, showing the end of the log, unless the command
             exits with 0. False returns a failure for the test to inspect.
     """
-    done = subprocess.run([str(a) for a in args],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True)
-    result = Launched(done.args, done.returncode, done.stdout, done.stderr)
-    assert not check or result.returncode == 0, (
-        f'{" ".join(result.args)} exited with {result.returncode}:\n'
-        f'{result.log[-4000:]}')
+    command = [str(a) for a in args]
+    with tempfile.TemporaryFile('w+') as out, \
+            tempfile.TemporaryFile('w+') as err:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True)
+        returncode = process.wait()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # nothing left
+            pass
+        out.seek(0)
+        err.seek(0)
+        result = Launched(command, returncode, out.read(), err.read())
+    assert not check or returncode == 0, (
+        f'{" ".join(command)} exited with {returncode}:\n{result.log[-4000:]}')
     return result
 
 

@@ -5,13 +5,13 @@ The toy configs run with a one-block-per-stage SepViT so that each export
 takes seconds; the tests that export or launch the tool are ``slow``."""
 import math
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from launch import launch_python
 
 from mmsepvit import deploy
 from mmsepvit.deploy import (MissingDependencyError, ParityError,
@@ -338,9 +338,7 @@ def test_imports_without_deploy_packages(configs, tmp_path):
             f'sys.argv = [{str(TOOL)!r}, {configs["segmentor"]!r}, "--shape", '
             f'"64", "64", "--out", {str(tmp_path / "x.onnx")!r}]\n'
             f'runpy.run_path({str(TOOL)!r}, run_name="__main__")\n')
-    result = subprocess.run([sys.executable, '-c', code],
-                            capture_output=True,
-                            text=True)
+    result = launch_python('-c', code, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert ("MissingDependencyError: onnxruntime is not installed: pip "
             "install 'mmsepvit[deploy]'") in result.stderr

@@ -5,16 +5,13 @@ mmsepvit's hooks and runner are found by name from every codebase."""
 import importlib
 import os
 import random
-import signal
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import mmengine.runner.runner as mmengine_runner
 import numpy as np
 import pytest
 import torch
+from launch import Launched, launch_python
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope, init_default_scope
@@ -32,36 +29,22 @@ def train(workspace: Path,
           config: Path,
           work_dir: Path,
           *options: str,
-          resume: bool = False) -> subprocess.CompletedProcess:
-    """Run tools/train.py in a session of its own. A SIGKILL leaves its
-    data-loading worker orphaned, maybe blocked writing a batch nobody reads;
-    like a job scheduler, end the whole session once the trainer is gone."""
+          resume: bool = False) -> Launched:
+    """Run tools/train.py deterministically (without failing the test: the
+    caller checks how it ended), with the crash hooks importable."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent / 'plugins'))
-    command = [
-        sys.executable,
-        str(ROOT / 'tools' / 'train.py'),
-        str(config), '--work-dir',
-        str(work_dir), *(['--resume'] if resume else []), '--cfg-options',
-        *DETERMINISTIC, *options
-    ]
-    with tempfile.TemporaryFile('w+') as out, \
-            tempfile.TemporaryFile('w+') as err:
-        process = subprocess.Popen(
-            command,
-            cwd=workspace,
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True)
-        returncode = process.wait()
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:  # nothing left
-            pass
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(command, returncode, out.read(),
-                                           err.read())
+    return launch_python(
+        ROOT / 'tools' / 'train.py',
+        config,
+        '--work-dir',
+        work_dir,
+        *(['--resume'] if resume else []),
+        '--cfg-options',
+        *DETERMINISTIC,
+        *options,
+        cwd=workspace,
+        env=env,
+        check=False)
 
 
 def weights(path: Path) -> dict:

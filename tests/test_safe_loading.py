@@ -2,12 +2,11 @@
 the model; broken datasets name the file at fault; --amp trains on the CPU."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import launch_python
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -75,10 +74,7 @@ def test_malicious_checkpoint_is_refused_by_the_tools(tmp_path, malicious,
             ROOT / 'tools' / 'model_converters' / 'official2mmsepvit.py',
             malicious, tmp_path / 'converted.pth'
         ]
-    result = subprocess.run([sys.executable, *map(str, command)],
-                            cwd=toy_workspace,
-                            capture_output=True,
-                            text=True)
+    result = launch_python(*command, cwd=toy_workspace, check=False)
     assert result.returncode != 0
     assert f'{malicious} needs the code of os.makedirs' in result.stderr
 
@@ -87,15 +83,14 @@ def test_malicious_checkpoint_is_refused_by_the_tools(tmp_path, malicious,
 def test_testing_another_models_checkpoint_names_the_keys(
         tmp_path, toy_workspace):
     other = save(tmp_path / 'classifier.pth', SepViT(arch='lite'))
-    result = subprocess.run([
-        sys.executable,
-        str(ROOT / 'tools' / 'test.py'),
-        str(TOY / 'retinanet_sepvit_t_toy_coco.py'), other, '--work-dir',
-        str(tmp_path / 'work_dir')
-    ],
-                            cwd=toy_workspace,
-                            capture_output=True,
-                            text=True)
+    result = launch_python(
+        ROOT / 'tools' / 'test.py',
+        TOY / 'retinanet_sepvit_t_toy_coco.py',
+        other,
+        '--work-dir',
+        tmp_path / 'work_dir',
+        cwd=toy_workspace,
+        check=False)
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
     assert f'{other} does not fit RetinaNet' in message
@@ -203,19 +198,18 @@ def test_image_missing_on_disk_is_named(toy_data, tmp_path):
 def test_amp_trains_in_bf16_on_the_cpu(toy_data, tmp_path):
     (tmp_path / 'data').symlink_to(toy_data)
     work_dir = tmp_path / 'work_dir'
-    result = subprocess.run([
-        sys.executable,
-        str(ROOT / 'tools' / 'train.py'),
-        str(TOY / 'retinanet_sepvit_t_toy_coco.py'), '--amp', '--work-dir',
-        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
-        'train_cfg.val_interval=2', 'train_dataloader.batch_size=1',
-        'default_hooks.logger.interval=1'
-    ],
-                            cwd=tmp_path,
-                            capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    log = result.stdout + result.stderr
+    log = launch_python(
+        ROOT / 'tools' / 'train.py',
+        TOY / 'retinanet_sepvit_t_toy_coco.py',
+        '--amp',
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=2',
+        'train_dataloader.batch_size=1',
+        'default_hooks.logger.interval=1',
+        cwd=tmp_path).log
     assert 'CPUAmpOptimWrapper' in log
     losses = [
         float(line.split(' loss: ')[1].split()[0])
