@@ -130,12 +130,15 @@ class TinyModel(BaseModel):
 @pytest.fixture
 def tiny_runner():
     """Make a SafeRunner of a :class:`TinyModel` of ``width`` inputs: 2
-    shuffled batches an epoch, a checkpoint every epoch, seed 0."""
+    shuffled batches an epoch, a checkpoint every epoch, seed 0, a logger of
+    its own."""
 
     def make(work_dir: Path,
              max_epochs: int = 3,
              width: int = 2,
              **kwargs) -> SafeRunner:
+        # Runners made in the same second would share a logger.
+        kwargs.setdefault('experiment_name', str(work_dir))
         return SafeRunner(
             model=TinyModel(width),
             work_dir=str(work_dir),
