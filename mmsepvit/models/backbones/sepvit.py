@@ -737,14 +737,25 @@ class SepViT(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Return the NCHW feature maps of ``out_indices``, each after its
         stage's LayerNorm."""
+        maps = self.stage_outputs(x)
+        return tuple(maps[i].contiguous() for i in self.out_indices)
+
+    def stage_outputs(self,
+                      x: torch.Tensor,
+                      last: Optional[int] = None) -> List[torch.Tensor]:
+        """Check the input and return the NCHW output of every stage up to
+        ``last`` (all by default), each after its stage's LayerNorm where the
+        layout has one (every stage with ``stage_norm``, else the last); the
+        outputs may be non-contiguous views."""
         self._check_input(x)
-        outs = []
+        maps = []
         for i, stage in enumerate(self.stages):
+            if last is not None and i > last:
+                break
             x = stage(x)
             norm = getattr(self, f'norm{i}', None)
             if norm is not None:
                 x = norm(x)
             x = x.permute(0, 3, 1, 2)
-            if i in self.out_indices:
-                outs.append(x.contiguous())
-        return tuple(outs)
+            maps.append(x)
+        return maps
