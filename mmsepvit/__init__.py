@@ -6,5 +6,11 @@ from .process import set_up_process
 from .version import __version__
 
 set_up_process()
+# timm's sepvit_* entries, where timm is installed.
+try:
+    from .models import timm_sepvit  # noqa: F401
+except ModuleNotFoundError as error:
+    if error.name != 'timm':
+        raise
 
 __all__ = ['SafeRunner', 'SepViT', '__version__']
