@@ -1,0 +1,319 @@
+"""SepViT in timm and in Hugging Face transformers: the entries, their
+weights (ours and the release's), their outputs and their errors."""
+import argparse
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmsepvit.models import SepViT, convert_official_sepvit
+from mmsepvit.utils.measure import relative_error
+
+timm = pytest.importorskip('timm')
+
+ROOT = Path(__file__).resolve().parents[1]
+LITE_CONFIG = ROOT / 'configs' / 'sepvit_lite_300e_in1k.py'
+ENTRIES = ['sepvit_base', 'sepvit_lite', 'sepvit_small', 'sepvit_tiny']
+# Four stages of one block each: another model's weights, cheaply.
+MICRO = dict(
+    embed_dims=[8, 16, 32, 64],
+    num_heads=[1, 2, 4, 8],
+    depths=[1, 1, 1, 1],
+    window_sizes=[[7]] * 4)
+
+
+def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """``model`` with noise on every weight (window tokens and biases start
+    at zero), in eval mode."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    return model.eval()
+
+
+def save(path: Path, state_dict: dict) -> str:
+    """A checkpoint as mmengine's runner and our converter write it."""
+    torch.save(dict(meta=dict(epoch=1), state_dict=state_dict), path)
+    return str(path)
+
+
+def create(name: str = 'sepvit_lite', path: str = None, **kwargs):
+    """``timm.create_model``, with the local weights of ``path``."""
+    if path is not None:
+        kwargs.update(
+            pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    return timm.create_model(name, **kwargs).eval()
+
+
+@pytest.fixture(scope='module')
+def lite_checkpoint(tmp_path_factory) -> str:
+    """Weights of the SepViT-Lite classifier (1000 classes)."""
+    path = tmp_path_factory.mktemp('timm') / 'sepvit_lite.pth'
+    return save(path, perturbed(create()).state_dict())
+
+
+@pytest.fixture(scope='module')
+def mmpretrain_classifier(lite_checkpoint):
+    """The classifier of configs/sepvit_lite_300e_in1k.py as mmpretrain builds
+    it, with the weights of ``lite_checkpoint`` loaded strictly."""
+    init_default_scope('mmpretrain')
+    try:
+        from mmpretrain.registry import MODELS
+        model = MODELS.build(Config.fromfile(str(LITE_CONFIG)).model)
+    except TypeError as error:  # NoneType takes no arguments
+        pytest.skip('mmpretrain 1.2 cannot import its models beside '
+                    f'transformers 4.57 or 5.x ({error}); see '
+                    'docs/timm_and_transformers.md')
+    state_dict = torch.load(lite_checkpoint, weights_only=True)['state_dict']
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval()
+
+
+def test_entries_and_their_data_config():
+    assert timm.list_models('sepvit_*') == ENTRIES
+    cfg = Config.fromfile(str(LITE_CONFIG))
+    resize, crop = cfg.test_pipeline[1], cfg.test_pipeline[2]
+    expected = dict(
+        input_size=(3, crop.crop_size, crop.crop_size),
+        crop_pct=crop.crop_size / resize.scale,
+        mean=tuple(v / 255 for v in cfg.data_preprocessor.mean),
+        std=tuple(v / 255 for v in cfg.data_preprocessor.std))
+    for name in ENTRIES:
+        data_config = timm.data.resolve_data_config(
+            pretrained_cfg=timm.models.get_pretrained_cfg(name).to_dict())
+        assert data_config['interpolation'] == resize.interpolation
+        for key, value in expected.items():
+            assert data_config[key] == pytest.approx(value), (name, key)
+
+
+def test_classifier_is_mmpretrains_model(tmp_path, mmpretrain_classifier):
+    """A checkpoint of the mmpretrain classifier loads strictly into timm's
+    entry and gives the same logits, pooled features and state dict."""
+    path = save(tmp_path / 'epoch_1.pth', mmpretrain_classifier.state_dict())
+    model = create(path=path)
+    mm_state, state = mmpretrain_classifier.state_dict(), model.state_dict()
+    assert state.keys() == mm_state.keys()
+    assert all(torch.equal(state[k], mm_state[k]) for k in state)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        logits = model(x)
+        pooled = model.forward_head(model.forward_features(x), pre_logits=True)
+        torch.testing.assert_close(logits,
+                                   mmpretrain_classifier(x, mode='tensor'))
+        torch.testing.assert_close(pooled,
+                                   mmpretrain_classifier.extract_feat(x)[-1])
+    assert logits.shape == (2, 1000) and model.num_classes == 1000
+
+
+def test_features_only_is_the_dense_backbone(lite_checkpoint):
+    """features_only builds the dense layout, started from classifier
+    weights as SepViT's own init_cfg starts it, at any input size."""
+    features = create(
+        path=lite_checkpoint, features_only=True, out_indices=(1, 3))
+    dense = SepViT(
+        arch='lite',
+        out_indices=(1, 3),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=lite_checkpoint, prefix='backbone.'))
+    dense.init_weights()
+    dense.eval()
+    assert features.feature_info.channels() == [64, 256]
+    assert features.feature_info.reduction() == [8, 32]
+    x = torch.randn(1, 3, 96, 160)
+    with torch.no_grad():
+        maps, expected = features(x), dense(x)
+    assert [tuple(m.shape) for m in maps] == [(1, 64, 12, 20), (1, 256, 3, 5)]
+    for out, ref in zip(maps, expected):
+        torch.testing.assert_close(out, ref)
+
+
+def test_released_checkpoints_through_timm(tmp_path, reference):
+    """Converted weights of the authors' release give its logits and dense
+    maps through timm (the micro architecture of the reference)."""
+    arch = {k: reference['arch'][k] for k in SepViT.arch_keys}
+    paths = {}
+    for layout in ('classifier', 'dense'):
+        converted, _ = convert_official_sepvit(
+            reference[f'{layout}_state_dict'])
+        paths[layout] = save(tmp_path / f'{layout}.pth', converted)
+    classifier = create(arch=arch, num_classes=10, path=paths['classifier'])
+    dense = create(arch=arch, features_only=True, path=paths['dense'])
+    with torch.no_grad():
+        logits = classifier(reference['classifier_input'])
+        assert relative_error(logits, reference['classifier_logits']) < 1e-5
+        for x, expected in zip(reference['dense_inputs'],
+                               reference['dense_outputs']):
+            for out, ref in zip(dense(x), expected, strict=True):
+                assert relative_error(out, ref) < 1e-5
+
+
+def test_timm_model_interface():
+    model = create(in_chans=1, drop_path_rate=0.1)
+    assert (model.in_chans, model.num_classes) == (1, 1000)
+    assert model.no_weight_decay() == set()
+    x = torch.randn(1, 1, 224, 224)
+    with torch.no_grad():
+        final, maps = model.forward_intermediates(x)
+        torch.testing.assert_close(final, model.forward_features(x))
+        assert [m.shape[1] for m in maps] == [32, 64, 128, 256]
+        assert [m.shape[-1] for m in maps] == [56, 28, 14, 7]
+        early = model.forward_intermediates(
+            x, indices=[1], stop_early=True, intermediates_only=True)
+        torch.testing.assert_close(early[0], maps[1])
+        model.reset_classifier(10)
+        assert model(x).shape == (1, 10) and model.num_classes == 10
+        model.reset_classifier(0)
+        assert model(x).shape == (1, 256)
+    model.set_grad_checkpointing()
+    blocks = [b for s in model.backbone.stages for b in s.blocks]
+    assert all(block.with_cp for block in blocks)
+    model.train()
+    model.forward_features(x).sum().backward()
+    assert model.backbone.stages[0].patch_embed.projection.weight.grad.any()
+
+
+def test_bad_input_names_the_problem(tmp_path, lite_checkpoint):
+    with pytest.raises(RuntimeError, match='sepvit_huge'):
+        timm.create_model('sepvit_huge')
+    for out_indices in ((0, 4), 5):
+        with pytest.raises(ValueError, match='out_indices .* has 4, 0 to 3'):
+            create(features_only=True, out_indices=out_indices)
+    with pytest.raises(ValueError, match='not in_chans=1'):
+        create(path=lite_checkpoint, in_chans=1)
+    with pytest.raises(ValueError, match=r'pretrained_cfg_overlay=dict\('):
+        create(pretrained=True)
+    with pytest.raises(ValueError, match='img_size applies'):
+        create(features_only=True, img_size=256)
+
+
+def test_weights_of_another_model_are_refused(tmp_path):
+    micro = save(tmp_path / 'micro.pth', create(arch=MICRO).state_dict())
+    with pytest.raises(
+            ValueError,
+            match=r'does not fit TimmSepViT: missing 99: .*; '
+            r'mismatched shapes 90: backbone.norm3.bias '
+            r'\(checkpoint \(64,\), model \(256,\)\)'):
+        create(path=micro)
+    foreign = save(
+        tmp_path / 'resnet.pth', {
+            'conv1.weight': torch.zeros(64, 3, 7, 7),
+            'fc.weight': torch.zeros(1000, 2048)
+        })
+    with pytest.raises(
+            ValueError,
+            match='does not fit TimmSepViT: missing '
+            r'\d+: .*unexpected 2: conv1.weight, fc.weight'):
+        create(path=foreign, features_only=True)
+    released = save(tmp_path / 'released.pth',
+                    {'patch_embeds.0.proj.weight': torch.zeros(1)})
+    with pytest.raises(ValueError, match='official2mmsepvit.py first'):
+        create(path=released)
+    pickled = tmp_path / 'pickled.pth'
+    torch.save(dict(state_dict={}, args=argparse.Namespace()), pickled)
+    with pytest.raises(ValueError, match='argparse.Namespace to unpickle'):
+        create(path=pickled)
+
+
+NO_TIMM = """
+import sys
+class NoTimm:  # as if timm were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name == 'timm':
+            raise ModuleNotFoundError("No module named 'timm'", name=name)
+sys.meta_path.insert(0, NoTimm())
+import torch, mmsepvit
+assert 'timm' not in sys.modules
+print(mmsepvit.SepViT('lite')(torch.rand(1, 3, 32, 32))[0].shape)
+"""
+
+
+@pytest.mark.slow
+def test_import_without_timm(run_tool):
+    """``import mmsepvit`` works without timm."""
+    assert '[1, 32, 8, 8]' in run_tool(ROOT, '-c', NO_TIMM)
+
+
+# Hugging Face transformers: TimmBackbone and DETR, offline.
+
+
+@pytest.fixture
+def transformers(monkeypatch):
+    transformers = pytest.importorskip('transformers')
+    import huggingface_hub.constants
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
+    return transformers
+
+
+def backbone_config(transformers, out_indices):
+    return transformers.TimmBackboneConfig(
+        backbone='sepvit_lite',
+        out_indices=list(out_indices),
+        use_pretrained_backbone=False)
+
+
+@pytest.mark.slow  # importing transformers' models takes seconds
+def test_transformers_timm_backbone(transformers, lite_checkpoint):
+    config = backbone_config(transformers, (0, 1, 2, 3))
+    backbone = transformers.AutoBackbone.from_config(config).eval()
+    assert isinstance(backbone, transformers.TimmBackbone)
+    assert backbone.channels == [32, 64, 128, 256]
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        maps = backbone(x).feature_maps
+    assert [tuple(m.shape[2:]) for m in maps] == [(16, 24), (8, 12), (4, 6),
+                                                  (2, 3)]
+    # Local weights: timm's keyword arguments pass through TimmBackbone.
+    loaded = transformers.TimmBackbone(
+        backbone_config(transformers, (3, )),
+        pretrained=True,
+        pretrained_cfg_overlay=dict(file=lite_checkpoint)).eval()
+    sepvit = create(path=lite_checkpoint, features_only=True, out_indices=[3])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).feature_maps[0], sepvit(x)[0])
+
+
+def test_detr_pitfalls(transformers):
+    """DETR's timm shortcut asks for five CNN levels; backbone_kwargs sends
+    the backbone's name to the Hub."""
+    detr = transformers.DetrForObjectDetection
+    with pytest.raises(ValueError, match=r'out_indices \[1, 2, 3, 4\]'):
+        detr(transformers.DetrConfig(backbone='sepvit_lite'))
+    with pytest.raises(Exception, match='offline mode is enabled'):
+        transformers.DetrConfig(
+            backbone='sepvit_lite', backbone_kwargs=dict(out_indices=[3]))
+
+
+@pytest.mark.slow
+def test_detr_training_step(transformers, lite_checkpoint):
+    """A small DETR on the SepViT-Lite backbone, started from local weights,
+    takes one training step on a toy batch."""
+    config = transformers.DetrConfig(
+        backbone_config=backbone_config(transformers, (3, )),
+        num_queries=5,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        num_labels=3)
+    torch.manual_seed(0)
+    model = transformers.DetrForObjectDetection(config)
+    sepvit = model.model.backbone.model.model
+    sepvit.load_pretrained(lite_checkpoint)
+    model.train()
+    labels = [
+        dict(
+            class_labels=torch.tensor([0, 2]),
+            boxes=torch.tensor([[.3, .3, .2, .2], [.6, .6, .3, .4]])),
+        dict(class_labels=torch.tensor([1]), boxes=torch.tensor([[.5] * 4]))
+    ]
+    loss = model(pixel_values=torch.randn(2, 3, 64, 96), labels=labels).loss
+    assert torch.isfinite(loss)
+    loss.backward()
+    grad = sepvit.backbone.stages[0].patch_embed.projection.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
