@@ -32,7 +32,10 @@ setup(
         'deploy': [
             'onnx>=1.23,<2', 'onnxscript>=0.7,<1', 'onnxruntime>=1.32,<2',
             'openvino>=2026.4'
-        ]
+        ],
+        # The sepvit_* timm entries (and through them transformers'
+        # TimmBackbone), registered by `import mmsepvit`.
+        'timm': ['timm>=1.0'],
     },
     license='Apache License 2.0',
     zip_safe=False,

@@ -42,8 +42,14 @@ if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
     "${pip[@]}" "$wheel_cache"/mmcv-2.1.0-*.whl
 fi
 
-# The tests also drive mim; tools/lint.sh runs the lint set.
-"${pip[@]}" -r "$root/requirements.txt" pytest openmim flake8 isort yapf
+# The tests also drive mim; tools/lint.sh runs the lint set; timm takes the sepvit_*
+# entries that importing mmsepvit registers.
+"${pip[@]}" -r "$root/requirements.txt" pytest openmim flake8 isort yapf timm
+# transformers (4.57 and 5.23 checked) breaks `import mmpretrain.models`: mmpretrain 1.2's
+# multimodal models import helpers transformers removed. It goes apart, into
+# .venv/transformers, which only the transformers tests put on their path (.ci/run).
+"${pip[@]}" --no-deps --upgrade --target "$venv/transformers" transformers tokenizers \
+    typer shellingham annotated-doc pydantic pydantic-core annotated-types typing-inspection
 # mmsepvit with its [deploy] extra (onnx, onnxscript, onnxruntime, openvino),
 # so the tests cover the ONNX export; everything else is installed above.
 "${pip[@]}" --no-build-isolation -e "$root[deploy]"
