@@ -1,10 +1,13 @@
 """SepViT in timm and in Hugging Face transformers: the entries, their
 weights (ours and the release's), their outputs and their errors."""
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import launch_python
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -14,6 +17,7 @@ from mmsepvit.utils.measure import relative_error
 timm = pytest.importorskip('timm')
 
 ROOT = Path(__file__).resolve().parents[1]
+CHECKS = Path(__file__).parent / 'transformers_env' / 'check_transformers.py'
 LITE_CONFIG = ROOT / 'configs' / 'sepvit_lite_300e_in1k.py'
 ENTRIES = ['sepvit_base', 'sepvit_lite', 'sepvit_small', 'sepvit_tiny']
 # Four stages of one block each: another model's weights, cheaply.
@@ -236,84 +240,18 @@ def test_import_without_timm(run_tool):
     assert '[1, 32, 8, 8]' in run_tool(ROOT, '-c', NO_TIMM)
 
 
-# Hugging Face transformers: TimmBackbone and DETR, offline.
-
-
-@pytest.fixture
-def transformers(monkeypatch):
-    transformers = pytest.importorskip('transformers')
-    import huggingface_hub.constants
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
-    return transformers
-
-
-def backbone_config(transformers, out_indices):
-    return transformers.TimmBackboneConfig(
-        backbone='sepvit_lite',
-        out_indices=list(out_indices),
-        use_pretrained_backbone=False)
-
-
-@pytest.mark.slow  # importing transformers' models takes seconds
-def test_transformers_timm_backbone(transformers, lite_checkpoint):
-    config = backbone_config(transformers, (0, 1, 2, 3))
-    backbone = transformers.AutoBackbone.from_config(config).eval()
-    assert isinstance(backbone, transformers.TimmBackbone)
-    assert backbone.channels == [32, 64, 128, 256]
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        maps = backbone(x).feature_maps
-    assert [tuple(m.shape[2:]) for m in maps] == [(16, 24), (8, 12), (4, 6),
-                                                  (2, 3)]
-    # Local weights: timm's keyword arguments pass through TimmBackbone.
-    loaded = transformers.TimmBackbone(
-        backbone_config(transformers, (3, )),
-        pretrained=True,
-        pretrained_cfg_overlay=dict(file=lite_checkpoint)).eval()
-    sepvit = create(path=lite_checkpoint, features_only=True, out_indices=[3])
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(x).feature_maps[0], sepvit(x)[0])
-
-
-def test_detr_pitfalls(transformers):
-    """DETR's timm shortcut asks for five CNN levels; backbone_kwargs sends
-    the backbone's name to the Hub."""
-    detr = transformers.DetrForObjectDetection
-    with pytest.raises(ValueError, match=r'out_indices \[1, 2, 3, 4\]'):
-        detr(transformers.DetrConfig(backbone='sepvit_lite'))
-    with pytest.raises(Exception, match='offline mode is enabled'):
-        transformers.DetrConfig(
-            backbone='sepvit_lite', backbone_kwargs=dict(out_indices=[3]))
-
-
 @pytest.mark.slow
-def test_detr_training_step(transformers, lite_checkpoint):
-    """A small DETR on the SepViT-Lite backbone, started from local weights,
-    takes one training step on a toy batch."""
-    config = transformers.DetrConfig(
-        backbone_config=backbone_config(transformers, (3, )),
-        num_queries=5,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        num_labels=3)
-    torch.manual_seed(0)
-    model = transformers.DetrForObjectDetection(config)
-    sepvit = model.model.backbone.model.model
-    sepvit.load_pretrained(lite_checkpoint)
-    model.train()
-    labels = [
-        dict(
-            class_labels=torch.tensor([0, 2]),
-            boxes=torch.tensor([[.3, .3, .2, .2], [.6, .6, .3, .4]])),
-        dict(class_labels=torch.tensor([1]), boxes=torch.tensor([[.5] * 4]))
-    ]
-    loss = model(pixel_values=torch.randn(2, 3, 64, 96), labels=labels).loss
-    assert torch.isfinite(loss)
-    loss.backward()
-    grad = sepvit.backbone.stages[0].patch_embed.projection.weight.grad
-    assert grad is not None and grad.abs().sum() > 0
+def test_transformers_in_their_own_environment():
+    """transformers cannot share an environment with mmpretrain 1.2 (it
+    breaks ``import mmpretrain.models``), so tools/env/setup.sh installs it
+    apart, in .venv/transformers, and its tests
+    (tests/transformers_env/check_transformers.py) run in a process that
+    has it on its path. All of them must run and pass."""
+    folder = Path(sys.executable).parents[1] / 'transformers'
+    assert (folder / 'transformers').is_dir(), (
+        f'transformers is not installed in {folder}: run tools/env/setup.sh')
+    env = dict(os.environ, PYTHONPATH=str(folder), HF_HUB_OFFLINE='1')
+    log = launch_python(
+        '-m', 'pytest', '-p', 'no:cacheprovider', '-q', CHECKS, env=env).log
+    summary = log.strip().splitlines()[-1]
+    assert ' passed' in summary and 'skipped' not in summary, log[-3000:]

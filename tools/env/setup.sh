@@ -47,7 +47,8 @@ fi
 "${pip[@]}" -r "$root/requirements.txt" pytest openmim flake8 isort yapf timm
 # transformers (4.57 and 5.23 checked) breaks `import mmpretrain.models`: mmpretrain 1.2's
 # multimodal models import helpers transformers removed. It goes apart, into
-# .venv/transformers, which only the transformers tests put on their path (.ci/run).
+# .venv/transformers, which only the transformers tests put on their path
+# (tests/test_timm.py launches them).
 "${pip[@]}" --no-deps --upgrade --target "$venv/transformers" transformers tokenizers \
     typer shellingham annotated-doc pydantic pydantic-core annotated-types typing-inspection
 # mmsepvit with its [deploy] extra (onnx, onnxscript, onnxruntime, openvino),
