@@ -1,7 +1,9 @@
 import json
 import os
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from launch import launch_python
@@ -100,7 +102,10 @@ def fit_toy_batch(toy_workspace):
         dataset_cfg = cfg.train_dataloader.dataset
         dataset_cfg.data_root = str(toy_workspace / dataset_cfg.data_root)
         init_default_scope(cfg.default_scope)
+        # Augmentations draw from NumPy's and Python's generators too.
         torch.manual_seed(0)
+        np.random.seed(0)
+        random.seed(0)
         dataset = DATASETS.build(dataset_cfg)
         model = MODELS.build(cfg.model)
         model.init_weights()
