@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project-local virtual environment .venv and installs the pinned
-# OpenMMLab stack plus mmsepvit in editable mode. Safe to run again: a ready environment
-# is left as it is.
+# OpenMMLab stack plus mmsepvit in editable mode with every extra (MMSEPVIT_VENV names
+# another environment). Safe to run again: a ready environment is left as it is.
 #
 # mmcv 2.1.0 (the newest release mmdet 3.3 and mmseg 1.2 accept) exists on PyPI only as a
 # source archive whose setup.py asks for C++17, while torch 2.14's headers need C++20; we
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-venv="$root/.venv"
+venv=${MMSEPVIT_VENV:-$root/.venv}
 pinned="$root/tools/env/pinned.txt"
 wheel_cache=${MMSEPVIT_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmsepvit/wheels}
 stamp="$venv/.mmsepvit-installed"
@@ -42,18 +42,17 @@ if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
     "${pip[@]}" "$wheel_cache"/mmcv-2.1.0-*.whl
 fi
 
-# The tests also drive mim; tools/lint.sh runs the lint set; timm takes the sepvit_*
-# entries that importing mmsepvit registers.
-"${pip[@]}" -r "$root/requirements.txt" pytest openmim flake8 isort yapf timm
+# tools/lint.sh runs the lint set.
+"${pip[@]}" flake8 isort yapf
 # transformers (4.57 and 5.23 checked) breaks `import mmpretrain.models`: mmpretrain 1.2's
 # multimodal models import helpers transformers removed. It goes apart, into
 # .venv/transformers, which only the transformers tests put on their path
 # (tests/test_timm.py launches them).
 "${pip[@]}" --no-deps --upgrade --target "$venv/transformers" transformers tokenizers \
     typer shellingham annotated-doc pydantic pydantic-core annotated-types typing-inspection
-# mmsepvit with its [deploy] extra (onnx, onnxscript, onnxruntime, openvino),
-# so the tests cover the ONNX export; everything else is installed above.
-"${pip[@]}" --no-build-isolation -e "$root[deploy]"
+# mmsepvit with every extra (mmdet, mmseg, mmpretrain, timm, the ONNX runtimes) and
+# what the tests drive; mmcv is the wheel built above.
+"${pip[@]}" --no-build-isolation -e "$root[all,tests]"
 
 echo "$want" >"$stamp"
 echo "Environment ready: $venv"
