@@ -21,10 +21,10 @@ EXTRAS = {
     # The sepvit_* timm entries (and through them transformers'
     # TimmBackbone), registered by `import mmsepvit` where timm is installed.
     'timm': ['timm>=1.0'],
-    'det': OPENMMLAB + ['mmdet>=3.3.0,<3.4'],
+    'det': [*OPENMMLAB, 'mmdet>=3.3.0,<3.4'],
     # mmsegmentation's text models import ftfy and regex at registry scan.
-    'seg': OPENMMLAB + ['mmsegmentation>=1.2.0,<1.3', 'ftfy', 'regex'],
-    'cls': OPENMMLAB + ['mmpretrain>=1.2.0,<1.3'],
+    'seg': [*OPENMMLAB, 'mmsegmentation>=1.2.0,<1.3', 'ftfy', 'regex'],
+    'cls': [*OPENMMLAB, 'mmpretrain>=1.2.0,<1.3'],
     # ONNX export (torch.onnx's dynamo exporter needs onnxscript), ONNX
     # Runtime and OpenVINO: mmsepvit.deploy, tools/deployment/export_onnx.py.
     'deploy': [
@@ -34,10 +34,11 @@ EXTRAS = {
     # The test suite also drives openmim's `mim`.
     'tests': ['pytest', 'openmim'],
 }
-EXTRAS['all'] = sorted(
-    {req
-     for name in ('timm', 'det', 'seg', 'cls', 'deploy')
-     for req in EXTRAS[name]})
+EXTRAS['all'] = sorted({
+    req
+    for name in ('timm', 'det', 'seg', 'cls', 'deploy')
+    for req in EXTRAS[name]
+})
 
 setup(
     name='mmsepvit',
