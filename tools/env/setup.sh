@@ -26,21 +26,8 @@ pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$
 
 "${pip[@]}" torch torchvision setuptools wheel ninja numpy
 
-if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
-    mkdir -p "$wheel_cache"
-    if ! ls "$wheel_cache"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-        echo "Building mmcv 2.1.0 with its ops (about 12 minutes on 2 cores)..."
-        src=$(mktemp -d)
-        trap 'rm -rf "$src"' EXIT
-        "$venv/bin/python" -m pip download --quiet --no-deps --no-binary mmcv \
-            --no-build-isolation mmcv==2.1.0 -d "$src"
-        tar -xzf "$src"/mmcv-2.1.0.tar.gz -C "$src"
-        sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-2.1.0/setup.py"
-        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$venv/bin/python" -m pip wheel \
-            --quiet --no-deps --no-build-isolation -w "$wheel_cache" "$src/mmcv-2.1.0"
-    fi
-    "${pip[@]}" "$wheel_cache"/mmcv-2.1.0-*.whl
-fi
+source "$root/tools/env/mmcv_from_source.sh"
+install_mmcv_from_source "$venv" mmcv 2.1.0 "$wheel_cache" -c "$pinned"
 
 # tools/lint.sh runs the lint set.
 "${pip[@]}" flake8 isort yapf

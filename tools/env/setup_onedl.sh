@@ -23,21 +23,8 @@ pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" torch==2.14.1 torchvision==0.29.1 setuptools wheel ninja numpy
 "${pip[@]}" onedl-mmengine==0.10.12
 
-if ! "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
-    mkdir -p "$wheel_cache"
-    if ! ls "$wheel_cache"/onedl_mmcv-2.3.6-*.whl >/dev/null 2>&1; then
-        echo "Building onedl-mmcv 2.3.6 with its ops (about 12 minutes on 2 cores)..."
-        src=$(mktemp -d)
-        trap 'rm -rf "$src"' EXIT
-        "$venv/bin/python" -m pip download --quiet --no-deps --no-binary onedl-mmcv \
-            --no-build-isolation onedl-mmcv==2.3.6 -d "$src"
-        tar -xzf "$src"/onedl_mmcv-2.3.6.tar.gz -C "$src"
-        sed -i 's/-std=c++1[47]/-std=c++20/g' "$src/onedl_mmcv-2.3.6/setup.py"
-        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$venv/bin/python" -m pip wheel \
-            --quiet --no-deps --no-build-isolation -w "$wheel_cache" "$src/onedl_mmcv-2.3.6"
-    fi
-    "${pip[@]}" "$wheel_cache"/onedl_mmcv-2.3.6-*.whl
-fi
+source "$root/tools/env/mmcv_from_source.sh"
+install_mmcv_from_source "$venv" onedl-mmcv 2.3.6 "$wheel_cache"
 
 "${pip[@]}" "${forks[@]}" timm pytest ftfy regex
 "${pip[@]}" --no-deps --no-build-isolation -e "$root"
