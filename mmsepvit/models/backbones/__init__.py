@@ -1,3 +1,4 @@
+from .base_backbone import MultiStageBackbone
 from .sepvit import SepViT
 
-__all__ = ['SepViT']
+__all__ = ['MultiStageBackbone', 'SepViT']

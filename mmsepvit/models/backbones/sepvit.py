@@ -6,7 +6,6 @@ https://arxiv.org/abs/2203.15380
 """
 import math
 import re
-import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -15,14 +14,15 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import (constant_init, initialize, normal_init,
+from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 from mmengine.utils import to_2tuple
 
 from mmsepvit.models.layers import (DropPathResidual, linear, split_heads,
                                     window_merge, window_partition)
 from mmsepvit.registry import register_model
-from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
+from mmsepvit.utils import check_state_dict
+from .base_backbone import MultiStageBackbone
 
 WINDOW_TOKENS = ('zero', 'learnable', 'per_window')
 # Block and stage-output norms of the released code use eps 1e-6; the patch
@@ -337,7 +337,7 @@ class SepViTStage(BaseModule):
 
 
 @register_model()
-class SepViT(BaseModule):
+class SepViT(MultiStageBackbone):
     """SepViT backbone: `SepViT: Separable Vision Transformer
     <https://arxiv.org/abs/2203.15380>`_.
 
@@ -450,23 +450,12 @@ class SepViT(BaseModule):
                  with_cp: bool = False,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if pretrained is not None:
-            if init_cfg is not None:
-                raise ValueError('SepViT: set init_cfg or the deprecated '
-                                 '`pretrained`, not both')
-            if not isinstance(pretrained, str):
-                raise TypeError('SepViT: `pretrained` must be a checkpoint '
-                                f'path, got {type(pretrained).__name__}')
-            warnings.warn('SepViT: `pretrained` is deprecated, use '
-                          'init_cfg=dict(type="Pretrained", checkpoint=...)')
-            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=init_cfg, pretrained=pretrained)
 
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = self.parse_arch(arch)
         embed_dims = self.arch_settings['embed_dims']
-        self.num_stages = len(embed_dims)
         # The stem divides the map by 4 and each later stage by 2 more.
-        self.strides = tuple(4 * 2**i for i in range(self.num_stages))
+        self.strides = tuple(4 * 2**i for i in range(len(embed_dims)))
         # The last stage needs at least one token.
         self.min_input_size = self.strides[-1]
         self.in_channels = in_channels
@@ -475,13 +464,10 @@ class SepViT(BaseModule):
                              f'choose one of {list(WINDOW_TOKENS)}')
         self.img_size = self._check_img_size(window_token, img_size)
         self.out_indices = self._check_out_indices(out_indices, stage_norm)
-        if not -1 <= frozen_stages <= self.num_stages:
-            raise ValueError(f'SepViT: frozen_stages must be in [-1, '
-                             f'{self.num_stages}], got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        if not 0 <= drop_path_rate < 1:
-            raise ValueError('SepViT: drop_path_rate must be in [0, 1), got '
-                             f'{drop_path_rate}')
+        self.frozen_stages = self.check_frozen_stages(frozen_stages,
+                                                      self.num_stages)
+        self.norm_eval = norm_eval
+        self.check_drop_path_rate(drop_path_rate)
 
         depths = self.arch_settings['depths']
         drop_path_rates = torch.linspace(
@@ -521,35 +507,10 @@ class SepViT(BaseModule):
         # wait for gradients of frozen weights.
         self._freeze_stages()
 
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_zoo:
-                raise ValueError(
-                    f'SepViT: unknown arch {arch!r}; choose one of '
-                    f'{sorted(self.arch_zoo)} or pass a dict with keys '
-                    f'{list(self.arch_keys)}')
-            return self.arch_zoo[arch.lower()]
-        if not isinstance(arch, dict):
-            raise TypeError('SepViT: arch must be a name or a dict, got '
-                            f'{type(arch).__name__}')
-        missing = [k for k in self.arch_keys if k not in arch]
-        extra = sorted(set(arch) - set(self.arch_keys))
-        if missing or extra:
-            raise ValueError(f'SepViT: arch dict needs exactly the keys '
-                             f'{list(self.arch_keys)}; missing {missing}, '
-                             f'unexpected {extra}')
-        arch = {k: list(arch[k]) for k in self.arch_keys}
-        num_stages = len(arch['embed_dims'])
-        lengths = {k: len(v) for k, v in arch.items()}
-        if num_stages == 0 or len(set(lengths.values())) != 1:
-            raise ValueError('SepViT: arch entries need one value per stage, '
-                             f'got lengths {lengths}')
-        for i in range(num_stages):
-            dims, heads = arch['embed_dims'][i], arch['num_heads'][i]
-            sizes = list(arch['window_sizes'][i])
-            if heads < 1 or dims % heads:
-                raise ValueError(f'SepViT: stage {i} embed_dims {dims} is not '
-                                 f'divisible by num_heads {heads}')
+    def _check_arch(self, arch: dict) -> None:
+        super()._check_arch(arch)
+        for i, sizes in enumerate(arch['window_sizes']):
+            sizes = list(sizes)
             if len(sizes) != arch['depths'][i] or arch['depths'][i] < 1:
                 raise ValueError(
                     f'SepViT: stage {i} has depth {arch["depths"][i]} but '
@@ -557,7 +518,6 @@ class SepViT(BaseModule):
             if any(not isinstance(s, int) or s < 1 for s in sizes):
                 raise ValueError(f'SepViT: stage {i} window sizes must be '
                                  f'positive integers, got {sizes}')
-        return arch
 
     def _check_img_size(self, window_token: str,
                         img_size) -> Optional[Tuple[int, int]]:
@@ -586,51 +546,13 @@ class SepViT(BaseModule):
             for side in self.img_size)
 
     def _check_out_indices(self, out_indices, stage_norm: bool) -> List[int]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        if not isinstance(out_indices, Sequence) or not out_indices:
-            raise TypeError('SepViT: out_indices must be an int or a '
-                            f'non-empty sequence, got {out_indices!r}')
-        checked = []
-        for index in out_indices:
-            if not isinstance(index, int) or not (-self.num_stages <= index <
-                                                  self.num_stages):
-                raise ValueError(
-                    f'SepViT: out_indices {tuple(out_indices)} has {index!r}, '
-                    f'outside the {self.num_stages} stages')
-            checked.append(index % self.num_stages)
-        checked = sorted(set(checked))
+        checked = self.check_out_indices(out_indices, self.num_stages)
         if not stage_norm and checked != [self.num_stages - 1]:
             raise ValueError(
                 'SepViT: stage_norm=False normalises only the last stage, so '
                 f'out_indices must be ({self.num_stages - 1}, ), got '
-                f'{tuple(out_indices)}')
+                f'{out_indices}')
         return checked
-
-    def init_weights(self) -> None:
-        """Initialise as the released code (but for the patch embeddings'
-        biases, see ``_init_released``) or with the initialisers that
-        ``init_cfg`` names, such as ``Constant``; then load the checkpoint
-        of a ``Pretrained`` entry; a dict and a list of dicts alike."""
-        init_cfgs = self.init_cfg or []
-        if isinstance(init_cfgs, dict):
-            init_cfgs = [init_cfgs]
-        pretrained = [c for c in init_cfgs if c.get('type') == 'Pretrained']
-        others = [c for c in init_cfgs if c.get('type') != 'Pretrained']
-        if len(pretrained) > 1:
-            raise ValueError('SepViT: init_cfg names more than one Pretrained '
-                             f'checkpoint: {pretrained}')
-        if others:
-            initialize(self, others)
-        else:
-            self._init_released()
-        for cfg in pretrained:
-            state_dict = load_pretrained_state_dict(
-                cfg['checkpoint'], prefix=cfg.get('prefix'))
-            self.load_state_dict(
-                self.transfer_state_dict(state_dict, cfg['checkpoint']),
-                strict=False)
-        self._is_init = True
 
     def transfer_state_dict(self, state_dict: Dict[str, torch.Tensor],
                             source: str) -> Dict[str, torch.Tensor]:
@@ -696,7 +618,7 @@ class SepViT(BaseModule):
             bound = 1 / math.sqrt(conv.weight[0].numel())
             nn.init.uniform_(conv.bias, -bound, bound)
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self) -> List[nn.Module]:
         frozen = []
         if self.frozen_stages >= 0:
             frozen.append(self.stages[0].patch_embed)
@@ -704,41 +626,16 @@ class SepViT(BaseModule):
             frozen.append(self.stages[i])
             if hasattr(self, f'norm{i}'):
                 frozen.append(getattr(self, f'norm{i}'))
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'SepViT':
-        """Set train mode, keeping frozen stages in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
+        return frozen
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4:
-            raise ValueError('SepViT expects a batch of images (B, C, H, W), '
-                             f'got a tensor of shape {tuple(x.shape)}')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'SepViT was built for {self.in_channels} input channels, '
-                f'got {x.shape[1]} (input shape {tuple(x.shape)})')
+        super()._check_input(x)
         height, width = x.shape[2:]
-        if min(height, width) < self.min_input_size:
-            raise ValueError(
-                f'SepViT needs inputs of at least {self.min_input_size}x'
-                f'{self.min_input_size} pixels, got {height}x{width}')
         if self.img_size is not None and (height, width) != self.img_size:
             raise ValueError(
                 f"SepViT with window_token='per_window' takes inputs of "
                 f'exactly {self.img_size[0]}x{self.img_size[1]}, got '
                 f'{height}x{width}')
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Return the NCHW feature maps of ``out_indices``, each after its
-        stage's LayerNorm."""
-        maps = self.stage_outputs(x)
-        return tuple(maps[i].contiguous() for i in self.out_indices)
 
     def stage_outputs(self,
                       x: torch.Tensor,
