@@ -3,7 +3,7 @@
 
 :func:`set_up_process` runs once, on import (``custom_imports`` in a config
 imports mmsepvit, so every entry point gets the same process). It changes
-three things, each because an OpenMMLab tool would otherwise fail or mislead:
+four things, each because an OpenMMLab tool would otherwise fail or mislead:
 
 1. **mmengine checkpoints load weights-only.** Since torch 2.6,
    ``torch.load`` unpickles only allow-listed types, and mmengine 0.10's
@@ -22,6 +22,12 @@ three things, each because an OpenMMLab tool would otherwise fail or mislead:
    zero, so mmdet's, mmseg's and mmpretrain's ``get_flops.py`` would
    under-count every attention backbone
    (:func:`mmsepvit.utils.complexity.register_flop_handles`).
+4. **``mmseg::`` bases resolve on the maintained forks.** onedl-mmengine
+   looks them up under the distribution 'mmsegmentation', which the fork
+   installs as 'onedl-mmsegmentation'
+   (:func:`mmsepvit.utils.codebases.find_forked_config_packages`; nothing
+   changes on the upstream stack). A package's own tool parses its config
+   before importing mmsepvit, so there the fork still needs the fix itself.
 """
 import numpy as np
 import torch
@@ -29,6 +35,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmsepvit.utils.checkpoint import load_local_checkpoint
+from mmsepvit.utils.codebases import find_forked_config_packages
 from mmsepvit.utils.complexity import register_flop_handles
 
 
@@ -66,7 +73,8 @@ def use_checked_local_loader() -> None:
 
 
 def set_up_process() -> None:
-    """Make the three changes of this module's docstring."""
+    """Make the four changes of this module's docstring."""
     allow_mmengine_checkpoints()
     use_checked_local_loader()
     register_flop_handles()
+    find_forked_config_packages()

@@ -105,3 +105,25 @@ def test_train_options():
     cfg.pop('auto_scale_lr')
     with pytest.raises(ValueError, match='no auto_scale_lr.base_batch_size'):
         apply_train_options(cfg, args)
+
+
+def test_mmseg_bases_resolve_when_the_fork_renamed_the_distribution(
+        monkeypatch):
+    """onedl-mmengine looks ``mmseg::`` up under 'mmsegmentation', which the
+    fork installs as 'onedl-mmsegmentation': simulated by a table entry that
+    names no installed distribution."""
+    from importlib.metadata import packages_distributions
+
+    from mmengine.config.utils import MODULE2PACKAGE
+
+    from mmsepvit.utils.codebases import find_forked_config_packages
+
+    # 'mmsegmentation' on the pinned stack, 'onedl-mmsegmentation' on forks.
+    installed, = packages_distributions()['mmseg']
+    monkeypatch.setitem(MODULE2PACKAGE, 'mmseg', 'renamed-mmsegmentation')
+    with pytest.raises(ModuleNotFoundError, match='not installed'):
+        load('mmseg')
+    assert find_forked_config_packages() == {'mmseg': installed}
+    assert load('mmseg').default_scope == 'mmseg'
+    # With every expected distribution present nothing changes.
+    assert find_forked_config_packages() == {}

@@ -79,3 +79,39 @@ def codebase_of(cfg: Config, purpose: Optional[str] = None) -> Codebase:
             f'needs one of '
             f'{sorted(CODEBASES)} (classifiers, detectors and segmentors)')
     return CODEBASES[scope]
+
+
+def find_forked_config_packages() -> Dict[str, str]:
+    """Point mmengine's ``package::`` config lookup at the installed
+    distribution of each codebase whose expected one is absent.
+
+    mmengine resolves ``mmseg::`` bases through the distribution named in its
+    ``MODULE2PACKAGE`` table, 'mmsegmentation'; the maintained fork installs
+    the same ``mmseg`` module as 'onedl-mmsegmentation', and onedl-mmengine
+    kept the table, so every ``mmseg::`` config stopped with 'mmsegmentation
+    is not installed'. Where the table's distribution is missing and exactly
+    one installed distribution provides the module, the table gets that one;
+    with the expected distribution installed nothing changes.
+
+    Returns:
+        dict: The modules remapped, to their distributions.
+    """
+    from importlib.metadata import (PackageNotFoundError,
+                                    packages_distributions, version)
+
+    from mmengine.config.utils import MODULE2PACKAGE
+
+    remapped = {}
+    providers = None
+    for module in CODEBASES:
+        try:
+            version(MODULE2PACKAGE[module])
+            continue
+        except (KeyError, PackageNotFoundError):
+            pass
+        if providers is None:
+            providers = packages_distributions()
+        found = sorted(set(providers.get(module, [])))
+        if len(found) == 1:
+            MODULE2PACKAGE[module] = remapped[module] = found[0]
+    return remapped
