@@ -16,7 +16,8 @@ from mmsepvit.benchmark.measure import (forward_step, measure_runtimes,
 from mmsepvit.benchmark.models import (BACKBONES, backbone_config,
                                        build_backbone)
 from mmsepvit.benchmark.profile import page_faults, profile_breakdown
-from mmsepvit.benchmark.report import COLUMNS, format_table
+from mmsepvit.benchmark.report import (COLUMNS, add_peak_shares, format_table,
+                                       with_multiply_adds)
 from mmsepvit.benchmark.sweep import (format_sweep, plot_sweep,
                                       sepvit_flop_shares)
 
@@ -110,6 +111,46 @@ def test_table_has_ratios_to_sepvit_t():
     assert 'lat 800x1280 (ms)' in header and set(rule) <= {'|', '-'}
     assert sepvit.count('(1.00x)') == len(COLUMNS)
     assert swin.count('(1.50x)') == len(COLUMNS)
+
+
+def test_rates_are_shares_of_the_matmul_peak():
+    """A runtime row runs the exported PyTorch forward: the same
+    multiply-adds, at its own latency."""
+    figures = {
+        'SepViT-T':
+        dict(
+            gmacs_800x1280=100.,
+            latency_800x1280=1000.,
+            gmacs_per_s_800x1280=100.,
+            train_gmacs_per_s=50.),
+        'SepViT-T (OpenVINO)':
+        dict(latency_800x1280=500.),
+    }
+    with_multiply_adds({'SepViT-T (OpenVINO)': figures['SepViT-T (OpenVINO)']},
+                       figures['SepViT-T']['gmacs_800x1280'])
+    for row in figures.values():
+        add_peak_shares(row, peak=400.)
+    assert figures['SepViT-T']['peak_share_800x1280'] == 0.25
+    assert figures['SepViT-T']['train_peak_share'] == 0.125
+    runtime = figures['SepViT-T (OpenVINO)']
+    assert runtime['gmacs_per_s_800x1280'] == 200.
+    assert runtime['peak_share_800x1280'] == 0.5
+    assert 'train_peak_share' not in runtime
+
+
+@pytest.mark.slow
+def test_allocator_comparison_keeps_freed_memory(tmp_path, run_tool):
+    """--allocators: the same training step in two workers, the second with
+    glibc keeping freed memory, which the page faults show."""
+    log = run_tool(tmp_path, ROOT / 'tools' / 'benchmark.py', '--allocators',
+                   '--models', MICRO_SEPVIT, '--runs', '2', '--threads', '1',
+                   '--json', 'figures.json')
+    assert 'page faults per step' in log
+    figures = json.loads((tmp_path / 'figures.json').read_text())
+    default = figures[f'{MICRO_SEPVIT} (glibc default)']
+    keep = figures[f'{MICRO_SEPVIT} (keep freed)']
+    assert keep['train_page_faults'] < default['train_page_faults'] / 2
+    assert keep['train_ms'] > 0
 
 
 @pytest.mark.slow

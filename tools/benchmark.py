@@ -6,10 +6,11 @@ registered backbone named by its type and arguments
 
 For each backbone and device: parameters; forward latency at batch 1 and
 throughput at a larger batch, at 224x224 and 800x1280 (no grad); training
-step time (forward, backward, AdamW) and its peak memory at 512x512; the
-multiply-adds of the 800x1280 forward and of the training step, and their
-rate, beside the device's float32 matmul peak. Every time is the median of
---runs runs after warm-up; every model is measured in a fresh process.
+step time (forward, backward, AdamW), its page faults and peak memory at
+512x512; the multiply-adds of the 800x1280 forward and of the training step,
+and their rate, also as a share of the device's float32 matmul peak. Every
+time is the median of --runs runs after warm-up; every model is measured in a
+fresh process.
 SepViT-T and Swin-T are also exported to ONNX and timed at 800x1280 in ONNX
 Runtime and OpenVINO (the [deploy] extra). The table gives ratios to SepViT-T
 in PyTorch. On CUDA the models run under bf16 autocast (--amp does the same
@@ -23,6 +24,10 @@ against the pixel count, log-log, beside a JSON of the figures:
 
     .venv/bin/python tools/benchmark.py --sweep --out work_dirs/sweep
 
+--allocators times the CPU training step of SepViT-T and Swin-T with glibc as
+it comes and with freed memory kept (as tools/train.py runs on the CPU), with
+the page faults of each step.
+
 --profile MODEL breaks one 800x1280 forward and one 512x512 training step
 down by kind of operation (torch.profiler, self time), with their minor page
 faults.
@@ -32,9 +37,10 @@ import json
 
 import torch
 
-from mmsepvit.benchmark.models import BACKBONES, SWEEP_MODELS, backbone_config
+from mmsepvit.benchmark.models import (ALLOCATOR_MODELS, BACKBONES,
+                                       SWEEP_MODELS, backbone_config)
 from mmsepvit.benchmark.profile import run_profile
-from mmsepvit.benchmark.report import run_benchmark
+from mmsepvit.benchmark.report import run_allocator_comparison, run_benchmark
 from mmsepvit.benchmark.sweep import run_sweep
 from mmsepvit.benchmark.worker import Settings
 
@@ -94,13 +100,19 @@ def parse_args() -> argparse.Namespace:
         default='work_dirs/benchmark_sweep',
         help='--sweep: the PNG and JSON are written as OUT.png, OUT.json')
     parser.add_argument(
+        '--allocators',
+        action='store_true',
+        help='time the CPU training step with glibc as it comes and with '
+        'freed memory kept, as tools/train.py sets it (default models: '
+        'SepViT-T, Swin-T)')
+    parser.add_argument(
         '--profile',
         type=backbone,
         metavar='MODEL',
         help='break one forward and one training step of MODEL down')
     args = parser.parse_args()
-    if args.sweep and args.profile:
-        parser.error('--sweep and --profile are separate runs')
+    if sum(map(bool, (args.sweep, args.profile, args.allocators))) > 1:
+        parser.error('--sweep, --profile and --allocators are separate runs')
     return args
 
 
@@ -119,9 +131,13 @@ def main() -> None:
         for device in devices:
             run_sweep(args.models or SWEEP_MODELS, device, settings, args.out)
         return
-    report = run_benchmark(
-        args.models or list(BACKBONES), devices, settings,
-        not args.no_runtimes)
+    if args.allocators:
+        report = run_allocator_comparison(args.models or ALLOCATOR_MODELS,
+                                          settings)
+    else:
+        report = run_benchmark(
+            args.models or list(BACKBONES), devices, settings,
+            not args.no_runtimes)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)

@@ -2,7 +2,10 @@
 """Train a detector, segmentor or classifier from an mmengine config."""
 import argparse
 
+import torch
+
 import mmsepvit  # noqa: F401  (registers SepViT; allows mmengine checkpoints)
+from mmsepvit.utils.allocator import keep_freed_memory
 from mmsepvit.utils.tool_config import (apply_train_options, build_runner,
                                         load_tool_config, tool_argument_parser)
 
@@ -29,6 +32,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if not torch.cuda.is_available():
+        # Before the first step: CPU steps otherwise fault their activations
+        # in afresh each time (mmsepvit/utils/allocator.py).
+        print(keep_freed_memory(), flush=True)
     cfg = load_tool_config(args)
     apply_train_options(cfg, args)
     build_runner(cfg).train()

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmsepvit.deploy import export_and_check
+from mmsepvit.utils.allocator import minor_page_faults
 from mmsepvit.utils.complexity import multiply_adds
 from mmsepvit.utils.measure import median_seconds
 
@@ -151,19 +152,24 @@ def peak_memory_mib(device: str, base: int) -> float:
 def measure_training(model: nn.Module, device: str, runs: int,
                      amp: bool) -> Dict[str, float]:
     """Time (ms), peak memory (MiB) and multiply-adds (G) of a training step
-    at 512x512, and their rate."""
+    at 512x512, their rate, and the step's minor page faults (the kernel
+    handing the process fresh zeroed pages)."""
     x = torch.randn(BATCHES[device]['train'], 3, 512, 512, device=device)
     step = training_step(model, x, amp)
     base = memory_base(device)
+    step()  # warm-up, outside the page-fault count
+    faults = minor_page_faults()
     seconds = median_seconds(
-        step, runs, warmup=1, synchronize=synchronizer(device))
+        step, runs, warmup=0, synchronize=synchronizer(device))
+    faults = (minor_page_faults() - faults) / runs
     peak_mib = peak_memory_mib(device, base)
     gmacs = multiply_adds(step)
     return dict(
         train_ms=seconds * 1e3,
         train_peak_mib=peak_mib,
         train_gmacs=gmacs,
-        train_gmacs_per_s=gmacs / seconds)
+        train_gmacs_per_s=gmacs / seconds,
+        train_page_faults=faults)
 
 
 def init_gradient_norms(model: nn.Module,

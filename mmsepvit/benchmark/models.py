@@ -72,6 +72,8 @@ REFERENCE = 'SepViT-T'
 RUNTIME_MODELS = ('SepViT-T', 'Swin-T')
 # Rows of the sweep: SepViT-T and the efficient-attention peers.
 SWEEP_MODELS = ('SepViT-T', 'Swin-T', 'PVTv2-b2', 'Twins-SVT-S')
+# Rows of --allocators: training with and without freed memory kept.
+ALLOCATOR_MODELS = ('SepViT-T', 'Swin-T')
 # Every row's outputs: its four stages.
 STAGE_OUTPUTS = (0, 1, 2, 3)
 _SCOPED_TYPE = re.compile(r'[A-Za-z_]\w*\.[A-Za-z_]\w*')

@@ -1,6 +1,7 @@
 # Copyright (c) mmsepvit contributors. Licensed under the Apache License 2.0.
 """The default run: every backbone measured on each device in worker
 processes, printed as a table that gives each figure's ratio to SepViT-T."""
+import dataclasses
 import importlib.util
 import sys
 from typing import Dict, Sequence
@@ -18,10 +19,13 @@ COLUMNS = [  # key, header, format
     ('throughput_800x1280', 'thr 800x1280 (img/s)', '{:.2f}'),
     ('gmacs_800x1280', 'GMAC 800x1280', '{:.1f}'),
     ('gmacs_per_s_800x1280', 'GMAC/s 800x1280', '{:.0f}'),
+    ('peak_share_800x1280', 'of peak 800x1280', '{:.0%}'),
     ('train_ms', 'train 512 (ms)', '{:.0f}'),
     ('train_peak_mib', 'train peak (MiB)', '{:.0f}'),
     ('train_gmacs', 'train GMAC', '{:.1f}'),
     ('train_gmacs_per_s', 'train GMAC/s', '{:.0f}'),
+    ('train_peak_share', 'train of peak', '{:.0%}'),
+    ('train_page_faults', 'train page faults', '{:.0f}'),
     ('init_grad_norm', 'grad norm at init', '{:.2f}'),
     ('init_grad_norm_padded', 'same, padded', '{:.2f}'),
 ]
@@ -51,6 +55,16 @@ def format_table(results: Dict[str, dict]) -> str:
     return '\n'.join(lines)
 
 
+def add_peak_shares(figures: dict, peak: float) -> None:
+    """Add each multiply-add rate of a row as a share of the matmul peak
+    (G multiply-adds/s): how close the model comes to what the device's
+    matrix unit can do."""
+    for rate, share in (('gmacs_per_s_800x1280', 'peak_share_800x1280'),
+                        ('train_gmacs_per_s', 'train_peak_share')):
+        if rate in figures:
+            figures[share] = figures[rate] / peak
+
+
 def runtime_rows(name: str, device: str,
                  settings: Settings) -> Dict[str, dict]:
     """The rows of backbone ``name`` exported to ONNX and timed in each
@@ -73,6 +87,15 @@ def runtime_rows(name: str, device: str,
         for runtime, figures in run_worker(name, device, 'runtimes',
                                            settings).items()
     }
+
+
+def with_multiply_adds(rows: Dict[str, dict], gmacs: float) -> None:
+    """Give runtime rows the multiply-adds of the PyTorch forward they
+    export (the same graph), and so their rate."""
+    for figures in rows.values():
+        figures['gmacs_800x1280'] = gmacs
+        figures['gmacs_per_s_800x1280'] = (
+            gmacs / figures['latency_800x1280'] * 1e3)
 
 
 def run_benchmark(models: Sequence[str],
@@ -107,8 +130,50 @@ def run_benchmark(models: Sequence[str],
                 **run_worker(name, device, 'training', settings)
             }
             if runtimes:
-                results.update(runtime_rows(name, device, settings))
+                rows = runtime_rows(name, device, settings)
+                with_multiply_adds(rows, results[name]['gmacs_800x1280'])
+                results.update(rows)
             print(f'  measured {name}', file=sys.stderr, flush=True)
+        for figures in results.values():
+            add_peak_shares(figures, peak)
         print(format_table(results), flush=True)
         report[device] = dict(matmul_peak_gmacs_per_s=peak, models=results)
     return report
+
+
+def run_allocator_comparison(models: Sequence[str],
+                             settings: Settings) -> Dict[str, dict]:
+    """The CPU training step of each model with glibc as it comes and with
+    freed memory kept (``tools/train.py``'s setting), workers interleaved,
+    as a table.
+
+    Returns:
+        dict: Per row ('NAME (glibc default)', 'NAME (keep freed)'), its
+        training figures.
+    """
+    print(
+        f'\n## cpu: {describe("cpu", settings.threads)}; training step '
+        f"at 512x512, batch {BATCHES['cpu']['train']}, median of "
+        f'{settings.runs} runs',
+        flush=True)
+    keys = ('train_ms', 'train_page_faults', 'train_peak_mib')
+    lines = [
+        '| row | train 512 (ms) | page faults per step | peak (MiB) |',
+        '|---|---|---|---|'
+    ]
+    results = {}
+    for name in models:
+        default = None
+        for label, keep in (('glibc default', False), ('keep freed', True)):
+            figures = run_worker(
+                name, 'cpu', 'training',
+                dataclasses.replace(settings, keep_freed_memory=keep))
+            default = default or figures
+            results[f'{name} ({label})'] = figures
+            cells = [
+                f'{figures[k]:.0f} ({figures[k] / default[k]:.2f}x)'
+                for k in keys
+            ]
+            lines.append(f'| {name} ({label}) | ' + ' | '.join(cells) + ' |')
+    print('\n'.join(lines), flush=True)
+    return results

@@ -9,12 +9,14 @@ figures from the JSON of the worker's last line that starts with
 """
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from typing import Optional
 
 import torch
 
+from mmsepvit.utils.allocator import USER_ALLOCATOR_ENV, keep_freed_memory
 from .measure import (init_gradient_norms, measure_inference, measure_runtimes,
                       measure_sweep, measure_training)
 from .models import build_backbone
@@ -35,11 +37,15 @@ class Settings:
         amp (bool): bf16 autocast on the CPU too (always on for CUDA).
         sweep_train_max (int): The largest input, in pixels, of the
             sweep's training step.
+        keep_freed_memory (bool): Set glibc to keep freed memory in the
+            worker, as ``tools/train.py`` does on the CPU
+            (:mod:`mmsepvit.utils.allocator`).
     """
     runs: int = 5
     threads: Optional[int] = None
     amp: bool = False
     sweep_train_max: int = 800 * 1333
+    keep_freed_memory: bool = False
 
 
 def measure(name: str, device: str, part: str, settings: Settings) -> dict:
@@ -70,6 +76,15 @@ def measure(name: str, device: str, part: str, settings: Settings) -> dict:
         max_pixels=settings.sweep_train_max if training else float('inf'))
 
 
+def worker_env(settings: Settings) -> dict:
+    """This process's environment; for ``keep_freed_memory`` without the
+    user's allocator variables, which would make the worker leave glibc as
+    it is."""
+    if not settings.keep_freed_memory:
+        return dict(os.environ)
+    return {k: v for k, v in os.environ.items() if k not in USER_ALLOCATOR_ENV}
+
+
 def run_worker(name: str, device: str, part: str, settings: Settings) -> dict:
     """:func:`measure` in a fresh process.
 
@@ -85,7 +100,8 @@ def run_worker(name: str, device: str, part: str, settings: Settings) -> dict:
         [sys.executable, '-m', __spec__.name,
          json.dumps(request)],
         capture_output=True,
-        text=True)
+        text=True,
+        env=worker_env(settings))
     lines = [
         line for line in result.stdout.splitlines() if line.startswith(RESULT)
     ]
@@ -98,6 +114,8 @@ def run_worker(name: str, device: str, part: str, settings: Settings) -> dict:
 def main() -> None:
     request = json.loads(sys.argv[1])
     settings = Settings(**request.pop('settings'))
+    if settings.keep_freed_memory:
+        keep_freed_memory()
     if settings.threads:
         torch.set_num_threads(settings.threads)
     print(RESULT + json.dumps(measure(settings=settings, **request)))
