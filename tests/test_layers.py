@@ -148,6 +148,20 @@ def test_split_heads_backward_writes_the_projection_layout():
     assert torch.equal(grad.view(3, 5, 3, 8)[:, :, 0], torch.ones(3, 5, 8))
 
 
+def test_exporters_split_heads_with_a_four_dimensional_transpose():
+    from mmsepvit.models.layers import heads
+    qkv = torch.randn(3, 5, 3 * 2 * 4)
+    reference = qkv.view(3, 5, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    for got, expected in zip(heads._split_4d(qkv, 2), reference):
+        assert torch.equal(got, expected)
+    graph = torch.jit.trace(lambda t: split_heads(t, 2), qkv).graph
+    ranks = [
+        len(node.output().type().sizes()) for node in graph.nodes()
+        if node.kind() in ('aten::permute', 'aten::transpose')
+    ]
+    assert ranks == [4]
+
+
 def test_drop_path_residual_is_stochastic_depth():
     torch.manual_seed(0)
     layer = DropPathResidual(0.5)

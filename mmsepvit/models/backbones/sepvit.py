@@ -18,7 +18,8 @@ from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 from mmengine.utils import to_2tuple
 
-from mmsepvit.models.layers import (DropPathResidual, linear, split_heads,
+from mmsepvit.models.layers import (DropPathResidual, ExecutionPath,
+                                    execution_path, linear, split_heads,
                                     window_merge, window_partition)
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict
@@ -80,7 +81,8 @@ class OverlapPatchEmbed(BaseModule):
         """(B, C_in, H, W) -> channels-last (B, H', W', C)."""
         # A channels-last convolution leaves the norm a contiguous input.
         x = self.projection(x.contiguous(memory_format=torch.channels_last))
-        return self.norm(x.permute(0, 2, 3, 1))
+        B, C, H, W = x.shape
+        return self.norm(x.flatten(2).transpose(1, 2)).view(B, H, W, C)
 
 
 class ConditionalPositionEncoding(BaseModule):
@@ -93,7 +95,9 @@ class ConditionalPositionEncoding(BaseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Channels-last (B, H, W, C) in and out."""
-        return x + self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        B, H, W, C = x.shape
+        encoding = self.proj(x.permute(0, 3, 1, 2)).flatten(2).transpose(1, 2)
+        return (x.reshape(B, H * W, C) + encoding).view(B, H, W, C)
 
 
 class DepthwiseSeparableAttention(BaseModule):
@@ -164,9 +168,12 @@ class DepthwiseSeparableAttention(BaseModule):
             Tensor: (B, height, width, C).
         """
         B, num_windows, _, C = windows.shape
-        x = self.depthwise_attention(windows)
-        if self.pointwise:
-            x = self.pointwise_attention(x)
+        if execution_path(windows) is ExecutionPath.TRACE:
+            x = self._attention_for_export(windows)
+        else:
+            x = self.depthwise_attention(windows)
+            if self.pointwise:
+                x = self.pointwise_attention(x)
         # Step 6: merge the windows, crop the padding, project.
         x = window_merge(
             x.reshape(B, num_windows, -1, C), height, width, self.window_size)
@@ -216,6 +223,40 @@ class DepthwiseSeparableAttention(BaseModule):
         attn = F.dropout(attn.softmax(-1), self._attn_dropout(), self.training)
         return pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
                                         head_dims).permute(0, 2, 3, 1, 4)
+
+    def _attention_for_export(self, windows: torch.Tensor) -> torch.Tensor:
+        """Steps 3 to 5 as exporters should record them: the same values,
+        with the heads kept leading between the two attentions and no
+        transpose of more than four dimensions, which ONNX Runtime and
+        OpenVINO run on slow generic kernels.
+
+        Args:
+            windows (Tensor): (B, nW, T, C).
+
+        Returns:
+            Tensor: (B, nW, T', C), T' = T - 1 with pointwise attention.
+        """
+        B, num_windows, num_tokens, C = windows.shape
+        heads, head_dims = self.num_heads, self.head_dims
+        qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
+        # (B*nW, heads, T, d): the residual taken in the heads' layout.
+        x = windows.view(B * num_windows, num_tokens, heads,
+                         head_dims).transpose(1, 2)
+        x = x + F.scaled_dot_product_attention(*split_heads(qkv, heads))
+        if not self.pointwise:
+            return x.transpose(1, 2).reshape(B, num_windows, num_tokens, C)
+        tokens = x[:, :, 0].reshape(B, num_windows, C)
+        q, k = self.token_qk(self.token_act(self.token_norm(tokens))).view(
+            B, num_windows, 2 * heads, head_dims).transpose(1, 2).chunk(
+                2, dim=1)
+        num_pixels = num_tokens - 1
+        # (B, heads, nW, P*d): a window's pixels, per head, are one value.
+        v = x[:, :, 1:].reshape(B, num_windows, heads,
+                                num_pixels * head_dims).transpose(1, 2)
+        x = v + F.scaled_dot_product_attention(q, k, v)
+        x = x.transpose(1, 2).reshape(B * num_windows, heads, num_pixels,
+                                      head_dims).transpose(1, 2)
+        return x.reshape(B, num_windows, num_pixels, C)
 
     def _attn_dropout(self) -> float:
         return self.attn_drop if self.training else 0.
@@ -287,11 +328,15 @@ class SepViTBlock(BaseModule):
         self.norm2 = nn.LayerNorm(embed_dims, eps=BLOCK_NORM_EPS)
         self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop_rate)
 
-    def _windows(self, x: torch.Tensor) -> torch.Tensor:
+    def _windows(self, x: torch.Tensor, height: int,
+                 width: int) -> torch.Tensor:
         """Normalise, pad, split into windows and prepend the window tokens.
 
         Normalising before padding is exact: the released code normalises
         zero pixels and zero tokens, which come out as the norm's bias.
+
+        Args:
+            x (Tensor): (B, height * width, C).
         """
         bias = self.norm1.bias
         if not self.attn.pointwise:
@@ -300,12 +345,19 @@ class SepViTBlock(BaseModule):
             token = bias.view(1, 1, -1)  # zero tokens, normalised
         else:
             token = self.norm1(self.window_token).squeeze(2)
-        return window_partition(self.norm1(x), self.window_size, bias, token)
+        normed = self.norm1(x).view(x.shape[0], height, width, -1)
+        return window_partition(normed, self.window_size, bias, token)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        H, W = x.shape[1:3]
-        x = self.drop_path(x, self.attn(self._windows(x), H, W))
-        return self.drop_path(x, self.mlp(self.norm2(x)))
+        B, H, W, C = x.shape
+        # Residual sums, norms and MLPs see (B, H*W, C), the same memory, in
+        # this whole file: OpenVINO lays an exported 4-D stream out as an
+        # image (channels second) and reorders it before every norm.
+        x = x.reshape(B, H * W, C)
+        attn = self.attn(self._windows(x, H, W), H, W)
+        x = self.drop_path(x, attn.reshape(B, H * W, C))
+        x = self.drop_path(x, self.mlp(self.norm2(x)))
+        return x.view(B, H, W, C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Channels-last (B, H, W, C) in and out."""
@@ -652,7 +704,7 @@ class SepViT(MultiStageBackbone):
             x = stage(x)
             norm = getattr(self, f'norm{i}', None)
             if norm is not None:
-                x = norm(x)
+                x = norm(x.flatten(1, 2)).view(x.shape)
             x = x.permute(0, 3, 1, 2)
             maps.append(x)
         return maps

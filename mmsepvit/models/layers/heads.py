@@ -30,10 +30,21 @@ class _SplitHeads(torch.autograd.Function):
                            2).flatten(2), None
 
 
+def _split_4d(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
+    """:func:`_split` with one four-dimensional transpose, for exporters:
+    runtimes run a five-dimensional one on a slow generic kernel."""
+    batch, tokens, _ = qkv.shape
+    heads = qkv.view(batch, tokens, 3 * num_heads, -1).transpose(1, 2)
+    return heads.chunk(3, dim=1)
+
+
 def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
     """Query, key and value views of (B', heads, T, C/heads) from the
     (B', T, 3C) output of a fused projection (channels q, k, v, each
     heads x head_dims)."""
-    if execution_path(qkv) is ExecutionPath.AUTOGRAD:
+    path = execution_path(qkv)
+    if path is ExecutionPath.AUTOGRAD:
         return _SplitHeads.apply(qkv, num_heads)
+    if path is ExecutionPath.TRACE:
+        return _split_4d(qkv, num_heads)
     return _split(qkv, num_heads)

@@ -27,9 +27,8 @@ import torch
 
 from .dispatch import ExecutionPath, execution_path
 
-# Window-order dims (B, rows, cols, ws, ws, C) to map order and back.
+# Window-order dims (B, rows, cols, ws, ws, C) to map order.
 _TO_MAP_ORDER = {False: (0, 1, 3, 2, 4, 5), True: (0, 3, 1, 4, 2, 5)}
-_TO_WINDOW_ORDER = {False: (0, 1, 3, 2, 4, 5), True: (0, 2, 4, 1, 3, 5)}
 
 
 def num_windows(size: int, window_size: int) -> int:
@@ -151,19 +150,53 @@ def _merge(windows: torch.Tensor, height: int, width: int, window_size: int,
     return feature_map
 
 
+def _to_windows_4d(x: torch.Tensor, window_size: int,
+                   shuffled: bool) -> torch.Tensor:
+    """(B, Hp, Wp, C) padded map to (B, nW, ws*ws, C) windows with
+    transposes of at most four dimensions, which runtimes run on their fast
+    kernels (OpenVINO's six-dimensional transpose is a slow generic one)."""
+    B, Hp, Wp, C = x.shape
+    ws = window_size
+    rows, cols = Hp // ws, Wp // ws
+    if not shuffled:
+        # (B*rows, i, cols, j*C) -> (B*rows, cols, i, j*C)
+        x = x.reshape(B * rows, ws, cols, ws * C).transpose(1, 2)
+        return x.reshape(B, rows * cols, ws * ws, C)
+    # Map row k*rows + r is line k of window row r (likewise columns):
+    # (B, k, r, l*cols*C) -> (B, r, k, l*cols*C)
+    x = x.reshape(B, ws, rows, Wp * C).transpose(1, 2)
+    # (B*r*k, l, c, C) -> (B*r*k, c, l, C)
+    x = x.reshape(B * rows * ws, ws, cols, C).transpose(1, 2)
+    # (B*r, k, c, l*C) -> (B*r, c, k, l*C)
+    x = x.reshape(B * rows, ws, cols, ws * C).transpose(1, 2)
+    return x.reshape(B, rows * cols, ws * ws, C)
+
+
+def _from_windows_4d(windows: torch.Tensor, rows: int, cols: int,
+                     window_size: int, shuffled: bool) -> torch.Tensor:
+    """Inverse of :func:`_to_windows_4d`: (B, rows*cols, ws*ws, C) to the
+    (B, rows*ws, cols*ws, C) padded map."""
+    B, _, _, C = windows.shape
+    ws = window_size
+    if not shuffled:
+        x = windows.reshape(B * rows, cols, ws, ws * C).transpose(1, 2)
+        return x.reshape(B, rows * ws, cols * ws, C)
+    x = windows.reshape(B * rows, cols, ws, ws * C).transpose(1, 2)
+    x = x.reshape(B * rows * ws, cols, ws, C).transpose(1, 2)
+    x = x.reshape(B, rows, ws, cols * ws * C).transpose(1, 2)
+    return x.reshape(B, rows * ws, cols * ws, C)
+
+
 def _partition_traceable(feature_map: torch.Tensor, window_size: int,
                          fill: torch.Tensor, token: Optional[torch.Tensor],
                          shuffled: bool) -> torch.Tensor:
     """:func:`_partition` in copies rather than writes, for tracers and
-    exporters: concatenation, views and a permute."""
+    exporters: concatenation, views and transposes."""
     B, H, W, C = feature_map.shape
     ws = window_size
     x = torch.cat([feature_map, fill.expand(B, (-H) % ws, W, C)], 1)
     x = torch.cat([x, fill.expand(B, x.shape[1], (-W) % ws, C)], 2)
-    rows, cols = x.shape[1] // ws, x.shape[2] // ws
-    x = x.view(B, *((ws, rows, ws, cols) if shuffled else
-                    (rows, ws, cols, ws)), C)
-    windows = x.permute(_TO_WINDOW_ORDER[shuffled]).reshape(B, -1, ws * ws, C)
+    windows = _to_windows_4d(x, ws, shuffled)
     if token is None:
         return windows
     token = token.expand(B, windows.shape[1], C).unsqueeze(2)
@@ -172,11 +205,10 @@ def _partition_traceable(feature_map: torch.Tensor, window_size: int,
 
 def _merge_traceable(windows: torch.Tensor, height: int, width: int,
                      window_size: int, shuffled: bool) -> torch.Tensor:
-    B, _, _, C = windows.shape
     ws = window_size
-    rows, cols = num_windows(height, ws), num_windows(width, ws)
-    x = windows.view(B, rows, cols, ws, ws, C).permute(_TO_MAP_ORDER[shuffled])
-    return x.reshape(B, rows * ws, cols * ws, C)[:, :height, :width]
+    x = _from_windows_4d(windows, num_windows(height, ws),
+                         num_windows(width, ws), ws, shuffled)
+    return x[:, :height, :width]
 
 
 def _channel_sum(t: torch.Tensor) -> torch.Tensor:
