@@ -1,10 +1,13 @@
 """MSG-Transformer configs hold the recipes of PEERS.md (the release's
 ImageNet-1K recipe; Swin's Cascade Mask R-CNN 3x protocol for COCO) and
 build."""
+import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import launch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -170,3 +173,90 @@ def test_config_backbone_builds(config):
     }[cfg.model.backbone.arch]
     dims = backbone.arch_settings['embed_dims'][-1]
     assert count == (no_head if 'in1k' in config else no_head - 2 * dims)
+
+
+# -- toy runs through the tools ---------------------------------------------
+TOY = CONFIGS / 'toy'
+TOOLS = CONFIGS.parent / 'tools'
+
+
+@pytest.mark.slow
+def test_toy_cascade_mask_rcnn_trains_and_tools_test_evaluates(
+        toy_workspace, run_tool, read_metrics):
+    config = TOY / 'cascade_mask_rcnn_msg_t_toy_coco.py'
+    work_dir = toy_workspace / 'work_dirs' / 'msg_cascade'
+    run_tool(toy_workspace, str(TOOLS / 'train.py'), str(config), '--work-dir',
+             str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1',
+             'train_cfg.val_interval=1')
+    checkpoint = work_dir / 'epoch_1.pth'
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved['meta']['epoch'] == 1 and saved['meta']['iter'] == 2
+    assert 'backbone.msg_tokens' in saved['state_dict']
+    run_tool(toy_workspace, str(TOOLS / 'test.py'), str(config),
+             str(checkpoint), '--work-dir', str(work_dir))
+    metrics = read_metrics(work_dir)
+    assert 0 <= metrics['coco/bbox_mAP'] <= 1
+    assert 0 <= metrics['coco/segm_mAP'] <= 1
+
+
+@pytest.mark.slow
+def test_toy_classifier_trains_and_tools_test_evaluates(
+        toy_workspace, run_tool, read_metrics):
+    config = TOY / 'msg_t_toy_imagenet.py'
+    work_dir = toy_workspace / 'work_dirs' / 'msg_classifier'
+    run_tool(toy_workspace, str(TOOLS / 'train.py'), str(config), '--work-dir',
+             str(work_dir), '--cfg-options', 'train_cfg.max_epochs=3',
+             'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3')
+    # Three epochs: past the two of warm-up.
+    checkpoint = work_dir / 'epoch_3.pth'
+    assert checkpoint.is_file()
+    run_tool(toy_workspace, str(TOOLS / 'test.py'), str(config),
+             str(checkpoint), '--work-dir', str(work_dir))
+    assert 0 <= read_metrics(work_dir)['accuracy/top1'] <= 100
+    # The classifier's trunk initialises the dense backbone (its final norm
+    # dropped).
+    dense = MSGTransformer(
+        arch=Config.fromfile(str(config)).model.backbone.arch,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.'))
+    dense.init_weights()
+    trained = torch.load(checkpoint, weights_only=True)['state_dict']
+    assert torch.equal(dense.msg_tokens, trained['backbone.msg_tokens'])
+
+
+@pytest.mark.slow
+def test_frozen_stages_train_in_two_processes(toy_workspace):
+    """Two gloo processes on the CPU, frozen stem and stage 1: DDP is made
+    before train() runs, so the backbone must freeze when built."""
+    work_dir = toy_workspace / 'work_dirs' / 'msg_dist_frozen'
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29541')
+    log = launch(
+        'bash',
+        TOOLS / 'dist_train.sh',
+        TOY / 'msg_t_toy_imagenet.py',
+        '2',
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=3',  # past the two of warm-up
+        'train_cfg.val_interval=10',
+        'default_hooks.checkpoint.interval=1',
+        'model.backbone.frozen_stages=1',
+        cwd=toy_workspace,
+        env=env).log
+    assert 'Distributed training: True' in log
+    assert 'GPU number: 2' in log  # mmengine's name for the world size
+    # 40 images, 32 per process per step, 2 processes: one step an epoch;
+    # the toy config keeps the last two checkpoints.
+    assert 'Epoch(train) [3][1/1]' in log
+    first, second = (
+        torch.load(work_dir / f'epoch_{i}.pth',
+                   weights_only=True)['state_dict'] for i in (2, 3))
+    frozen = ('backbone.patch_embed.', 'backbone.msg_tokens',
+              'backbone.stages.0.')
+    assert any(k.startswith(frozen) for k in first)
+    for name, value in first.items():
+        if name.startswith(frozen):
+            assert torch.equal(value, second[name]), name
+    trained = 'backbone.stages.1.blocks.0.attn.qkv.weight'
+    assert not torch.equal(first[trained], second[trained])
