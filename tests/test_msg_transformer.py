@@ -386,6 +386,17 @@ def test_with_cp_same_outputs_and_gradients(msg_reference):
         torch.testing.assert_close(param.grad, grads[name].grad)
 
 
+def test_norm_eval_is_accepted_and_changes_nothing(msg_reference):
+    """LayerNorms only: train and eval mode compute the same (no drop)."""
+    model = released_backbone(msg_reference, norm_eval=True)
+    x = msg_reference['dense_inputs'][0][:1]
+    with torch.no_grad():
+        evaluated = model(x)
+        trained = model.train()(x)
+    for a, b in zip(evaluated, trained):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_drop_path_trains(msg_reference):
     model = MSGTransformer(
         arch=micro_arch(msg_reference), drop_path_rate=0.5).train()

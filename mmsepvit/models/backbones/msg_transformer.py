@@ -27,6 +27,11 @@ WINDOW_SIZE = 7
 OUT_TYPES = ('pixels', 'msg')
 
 
+def _ceil_div(size: int, divisor: int) -> int:
+    # Non-negative operands: ONNX exports floor division as truncation.
+    return (size + divisor - 1) // divisor
+
+
 def _to_regions(x: torch.Tensor, region_size: int,
                 window_size: int) -> torch.Tensor:
     """(B, H, W, C) map of whole regions -> (B, regions, windows, pixels, C):
@@ -560,9 +565,10 @@ class MSGTransformer(MultiStageBackbone):
             out = pixels if self.out_type == 'pixels' else msg
             if self.final_norm and i == self.num_stages - 1:
                 out = self.norm(out)
-            h, w = (math.ceil(s / self.strides[i]) for s in (H, W))
+            # Integer ceilings keep traced and exported sizes symbolic.
+            h, w = (_ceil_div(s, self.strides[i]) for s in (H, W))
             if self.out_type == 'msg':
-                h, w = math.ceil(h / WINDOW_SIZE), math.ceil(w / WINDOW_SIZE)
+                h, w = _ceil_div(h, WINDOW_SIZE), _ceil_div(w, WINDOW_SIZE)
             maps.append(out[:, :h, :w].permute(0, 3, 1, 2))
             if stage.downsample is not None and i < last:
                 pixels = stage.downsample(pixels)
