@@ -38,6 +38,9 @@ BACKBONES: Dict[str, dict] = {
     'SepViT-T': dict(type='mmsepvit.SepViT', arch='tiny', drop_path_rate=0.2),
     'SepViT-S': dict(type='mmsepvit.SepViT', arch='small', drop_path_rate=0.3),
     'SepViT-B': dict(type='mmsepvit.SepViT', arch='base', drop_path_rate=0.5),
+    # configs/cascade_mask_rcnn_msg_t_3x_ms_coco.py
+    'MSG-T': dict(
+        type='mmsepvit.MSGTransformer', arch='tiny', drop_path_rate=0.2),
     'Swin-T': _SWIN_T,
     # mmdet's swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py
     'Swin-S': dict(_SWIN_T, depths=[2, 2, 18, 2]),
@@ -71,7 +74,7 @@ REFERENCE = 'SepViT-T'
 # Rows also timed in ONNX Runtime and OpenVINO, at 800x1280, batch 1.
 RUNTIME_MODELS = ('SepViT-T', 'Swin-T')
 # Rows of the sweep: SepViT-T and the efficient-attention peers.
-SWEEP_MODELS = ('SepViT-T', 'Swin-T', 'PVTv2-b2', 'Twins-SVT-S')
+SWEEP_MODELS = ('SepViT-T', 'Swin-T', 'PVTv2-b2', 'Twins-SVT-S', 'MSG-T')
 # Rows of --allocators: training with and without freed memory kept.
 ALLOCATOR_MODELS = ('SepViT-T', 'Swin-T')
 # Every row's outputs: its four stages.

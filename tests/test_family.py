@@ -1,0 +1,104 @@
+"""Every backbone of the family gets what SepViT has: ONNX export with
+parity (static and with symbolic sizes), FLOPs at 224 equal to the
+release's count, tools/get_flops.py equal to mmengine's counter, and a
+benchmark row."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from mmsepvit import deploy
+from mmsepvit.benchmark.models import BACKBONES, build_backbone
+from mmsepvit.utils.complexity import model_complexity, multiply_adds
+
+CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+
+# Micro versions of each backbone, for exports.
+MICRO = {
+    'MSGTransformer':
+    dict(
+        arch=dict(
+            embed_dims=[16, 32, 64, 128],
+            num_heads=[1, 2, 4, 8],
+            depths=[1, 1, 1, 1],
+            region_sizes=[4, 4, 2, 1])),
+}
+# Classifier GMACs at 224 (batch 1; conv, linear and attention products) of
+# the releases, ../shared/PEERS.md.
+RELEASE_GMACS = {
+    'msg_t_300e_in1k.py': 3.821,
+    'msg_s_300e_in1k.py': 8.459,
+    'msg_b_300e_in1k.py': 14.244,
+}
+# Benchmark rows of each family.
+ROWS = {'MSGTransformer': 'MSG-T'}
+
+
+def micro(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type=f'mmsepvit.{name}', **MICRO[name]))
+    model.init_weights()
+    with torch.no_grad():  # off the zero biases of the release's init
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.02)
+    return model.eval()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(MICRO))
+@pytest.mark.parametrize('dynamic', [False, True], ids=['static', 'dynamic'])
+def test_onnx_export_parity(tmp_path, name, dynamic):
+    """Exported, run in ONNX Runtime and OpenVINO, within 1e-4 of PyTorch
+    (with symbolic sizes: at a second size too)."""
+    report = deploy.export_and_check(
+        micro(name), (100, 150),
+        str(tmp_path / 'backbone.onnx'),
+        dynamic=dynamic,
+        runs=1,
+        warmup=0)
+    checks = report['checks']
+    assert {c['runtime'] for c in checks} == set(deploy.RUNTIMES)
+    if dynamic:
+        assert len({tuple(c['shape']) for c in checks}) > 1
+    for check in checks:
+        assert max(check['errors'].values()) < 1e-4, check
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', sorted(RELEASE_GMACS))
+def test_classifier_multiply_adds_equal_the_release(config):
+    """What the classifier runs at 224, counted kernel by kernel."""
+    cfg = Config.fromfile(str(CONFIGS / config))
+    init_default_scope('mmpretrain')
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    x = torch.zeros(1, 3, 224, 224, device='meta', requires_grad=True)
+    gmacs = multiply_adds(lambda: model(x))
+    assert gmacs == pytest.approx(RELEASE_GMACS[config], rel=2e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ['cascade_mask_rcnn_msg_t_3x_ms_coco.py'])
+def test_get_flops_equals_mmengines_counter(config):
+    """tools/get_flops.py's backbone count is what mmengine's counter (and
+    so mmdet's and mmseg's get_flops) reports for the backbone alone."""
+    cfg = Config.fromfile(str(CONFIGS / config))
+    ours = model_complexity(cfg, (224, 224))
+    init_default_scope('mmdet')
+    backbone = MODELS.build(cfg.model.backbone).eval()
+    theirs = get_model_complexity_info(backbone, (3, 224, 224))
+    assert theirs['flops'] == ours['backbone_flops'] > 0
+    assert theirs['params'] == ours['backbone_params']
+
+
+@pytest.mark.parametrize('name', sorted(ROWS))
+def test_benchmark_row_builds_the_backbone(name):
+    row = ROWS[name]
+    assert BACKBONES[row]['type'] == f'mmsepvit.{name}'
+    with torch.device('meta'):
+        model = build_backbone(row)
+    assert type(model).__name__ == name
+    assert model.out_indices == [0, 1, 2, 3]
