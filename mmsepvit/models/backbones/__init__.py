@@ -1,4 +1,5 @@
 from .base_backbone import MultiStageBackbone
 from .sepvit import SepViT
+from .shuffle_transformer import ShuffleTransformer
 
-__all__ = ['MultiStageBackbone', 'SepViT']
+__all__ = ['MultiStageBackbone', 'SepViT', 'ShuffleTransformer']
