@@ -1,3 +1,4 @@
 from .ckpt_convert import convert_official_sepvit
+from .shuffle_convert import convert_official_shuffle
 
-__all__ = ['convert_official_sepvit']
+__all__ = ['convert_official_sepvit', 'convert_official_shuffle']
