@@ -419,6 +419,17 @@ class ShuffleTransformer(MultiStageBackbone):
                     'a positive even number (pairs of regular- and '
                     'shuffled-window blocks)')
 
+    def transfer_state_dict(self, state_dict: Dict[str, torch.Tensor],
+                            source: str) -> Dict[str, torch.Tensor]:
+        """Check that ``state_dict`` fits, naming every mismatched key;
+        a checkpoint in the release's layout is pointed to the converter."""
+        if any(k.startswith('to_token.') for k in state_dict):
+            raise ValueError(
+                f"{source} is in the layout of the authors' released Shuffle "
+                'Transformer code: convert it with '
+                'tools/model_converters/shuffle2mmsepvit.py first')
+        return super().transfer_state_dict(state_dict, source)
+
     def _init_released(self) -> None:
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
@@ -432,7 +443,7 @@ class ShuffleTransformer(MultiStageBackbone):
         frozen = []
         if self.frozen_stages >= 0:
             frozen.append(self.stem)
-        frozen.extend(self.stages[:self.frozen_stages])
+        frozen.extend(self.stages[:max(self.frozen_stages, 0)])
         return frozen
 
     def stage_outputs(self,
