@@ -1,19 +1,23 @@
 """The Shuffle Transformer configs hold the recipes their headers name: the
 released ImageNet recipe (PEERS.md), Swin's UperNet 160K (mmseg) and Swin's
 Mask R-CNN 1x (mmdet); every config builds."""
+import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from launch import launch
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
-import mmsepvit  # noqa: F401  (registers ShuffleTransformer)
+from mmsepvit.models.backbones import ShuffleTransformer
 
-CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / 'configs'
 CHANNELS = dict(
     tiny=[96, 192, 384, 768],
     small=[96, 192, 384, 768],
@@ -187,3 +191,117 @@ def test_dense_configs_build(name):
     assert type(backbone).__name__ == 'ShuffleTransformer'
     assert backbone.arch_settings['embed_dims'] == CHANNELS[arch]
     assert isinstance(backbone.stem.norm1, torch.nn.SyncBatchNorm)
+
+
+# Toy runs through the tools (slow).
+TOY = CONFIGS / 'toy'
+
+
+@pytest.mark.slow
+def test_toy_upernet_trains_and_tools_test_evaluates(toy_workspace, run_tool,
+                                                     read_metrics):
+    config = TOY / 'upernet_shuffle_t_toy_ade20k.py'
+    work_dir = toy_workspace / 'work_dirs' / 'shuffle_upernet'
+    run_tool(
+        toy_workspace,
+        str(ROOT / 'tools' / 'train.py'),
+        str(config),
+        '--work-dir',
+        str(work_dir),
+        '--cfg-options',
+        'train_cfg.max_iters=4',
+        # tools/test.py evaluates; no validation while training.
+        'train_cfg.val_interval=8',
+        'default_hooks.checkpoint.interval=4')
+    checkpoint = work_dir / 'iter_4.pth'
+    assert torch.load(checkpoint, weights_only=True)['meta']['iter'] == 4
+    run_tool(toy_workspace, str(ROOT / 'tools' / 'test.py'), str(config),
+             str(checkpoint), '--work-dir', str(work_dir))
+    assert 0 <= read_metrics(work_dir)['mIoU'] <= 100
+
+
+@pytest.mark.slow
+def test_toy_mask_rcnn_trains_and_tools_test_evaluates(toy_workspace, run_tool,
+                                                       read_metrics):
+    config = TOY / 'mask_rcnn_shuffle_t_toy_coco.py'
+    work_dir = toy_workspace / 'work_dirs' / 'shuffle_mask_rcnn'
+    run_tool(toy_workspace,
+             str(ROOT / 'tools' / 'train.py'), str(config), '--work-dir',
+             str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1',
+             'train_cfg.val_interval=2')
+    checkpoint = work_dir / 'epoch_1.pth'
+    assert torch.load(checkpoint, weights_only=True)['meta']['iter'] == 2
+    run_tool(toy_workspace, str(ROOT / 'tools' / 'test.py'), str(config),
+             str(checkpoint), '--work-dir', str(work_dir))
+    metrics = read_metrics(work_dir)
+    assert 0 <= metrics['coco/bbox_mAP'] <= 1
+    assert 0 <= metrics['coco/segm_mAP'] <= 1
+
+
+@pytest.mark.slow
+def test_toy_classifier_trains_and_tools_test_evaluates(
+        toy_workspace, run_tool, read_metrics):
+    config = TOY / 'shuffle_t_toy_imagenet.py'
+    work_dir = toy_workspace / 'work_dirs' / 'shuffle_classifier'
+    run_tool(
+        toy_workspace,
+        str(ROOT / 'tools' / 'train.py'),
+        str(config),
+        '--work-dir',
+        str(work_dir),
+        '--cfg-options',
+        'train_cfg.max_epochs=3',
+        # Past the 2-epoch warm-up; no validation while training.
+        'train_cfg.val_interval=4',
+        'default_hooks.checkpoint.interval=3')
+    checkpoint = work_dir / 'epoch_3.pth'
+    run_tool(toy_workspace, str(ROOT / 'tools' / 'test.py'), str(config),
+             str(checkpoint), '--work-dir', str(work_dir))
+    assert 0 <= read_metrics(work_dir)['accuracy/top1'] <= 100
+    # The classifier's backbone initialises the dense backbone.
+    backbone = Config.fromfile(str(config)).model.backbone.to_dict()
+    backbone.pop('type')
+    backbone.update(
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.'))
+    dense = ShuffleTransformer(**backbone)
+    dense.init_weights()
+
+
+@pytest.mark.slow
+def test_frozen_stages_train_in_two_processes(toy_workspace):
+    """Two epochs of the toy Mask R-CNN in 2 gloo processes on the CPU, one
+    step an epoch, with the stem and stage 1 frozen: DDP must not wait for
+    their gradients, and neither their weights nor their BatchNorm
+    statistics may move. PyTorch's SyncBatchNorm refuses CPU tensors in a
+    process group, so this run swaps in BatchNorm."""
+    work_dir = toy_workspace / 'work_dirs' / 'shuffle_dist_frozen'
+    log = launch(
+        'bash',
+        ROOT / 'tools' / 'dist_train.sh',
+        TOY / 'mask_rcnn_shuffle_t_toy_coco.py',
+        2,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=3',
+        'default_hooks.checkpoint.interval=1',
+        'model.backbone.frozen_stages=1',
+        'model.backbone.norm_cfg.type=BN',
+        cwd=toy_workspace,
+        env=dict(os.environ, PYTHON=sys.executable, PORT='29571')).log
+    assert 'Distributed training: True' in log
+    assert 'Epoch(train) [2][1/1]' in log
+    first, second = (
+        torch.load(work_dir / f'epoch_{i}.pth',
+                   weights_only=True)['state_dict'] for i in (1, 2))
+    frozen = ('backbone.stem.', 'backbone.stages.0.')
+    assert any(
+        k.endswith('running_mean') and k.startswith(frozen) for k in first)
+    for name, value in first.items():
+        if name.startswith(frozen):
+            assert torch.equal(value, second[name]), name
+    trained = 'backbone.stages.1.blocks.0.attn.to_qkv.weight'
+    assert not torch.equal(first[trained], second[trained])
