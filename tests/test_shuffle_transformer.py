@@ -447,3 +447,18 @@ def test_converter_rejects_what_the_release_does_not_produce(
     with pytest.raises(ValueError, match=f'{key} is not the relative'):
         convert_official_shuffle(
             dict(released, **{key: released[key].flip(0)}))
+
+
+def test_traced_graph_serves_every_size():
+    """The TRACE path (tracers, exporters) builds the padding mask and pads
+    odd maps whatever the size, so one traced graph computes what eager
+    does at sizes with and without padding."""
+    model = micro_model().eval()
+    model.requires_grad_(False)
+    with torch.no_grad():
+        traced = torch.jit.trace(
+            model, torch.randn(1, 3, 224, 224), check_trace=False)
+        for size in [(224, 224), (100, 150)]:
+            x = torch.randn(1, 3, *size)
+            for out, ref in zip(traced(x), model(x)):
+                assert relative_error(out, ref) < 1e-6

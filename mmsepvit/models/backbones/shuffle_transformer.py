@@ -15,7 +15,8 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmsepvit.models.layers import (DropPathResidual, linear, split_heads,
+from mmsepvit.models.layers import (DropPathResidual, ExecutionPath,
+                                    execution_path, linear, split_heads,
                                     window_merge, window_partition)
 from mmsepvit.registry import register_model
 from .base_backbone import MultiStageBackbone
@@ -88,12 +89,13 @@ class ShuffleWindowAttention(BaseModule):
             self.relative_position_index.view(-1)]
         return bias.view(tokens, tokens, -1).permute(2, 0, 1)
 
-    def padding_mask(self, height: int, width: int,
-                     device: torch.device) -> Optional[torch.Tensor]:
+    def padding_mask(self, height: int, width: int, device: torch.device,
+                     always: bool) -> Optional[torch.Tensor]:
         """(nW, 1, 1, ws*ws), True at padded tokens; None when the map is
-        whole windows."""
+        whole windows, unless ``always`` (for tracers and exporters, whose
+        graph must not depend on the input size)."""
         ws = self.window_size
-        if height % ws == 0 and width % ws == 0:
+        if not always and height % ws == 0 and width % ws == 0:
             return None
         real = torch.ones(1, height, width, 1, device=device)
         windows = window_partition(
@@ -110,18 +112,20 @@ class ShuffleWindowAttention(BaseModule):
             shuffled=self.shuffled)
         num_windows, tokens = windows.shape[1:3]
         qkv = linear(windows, self.to_qkv).view(B * num_windows, tokens, -1)
-        q, k, v = (
-            t.unflatten(0, (B, num_windows))
-            for t in split_heads(qkv, self.num_heads))
+        q, k, v = split_heads(qkv, self.num_heads)
         bias = self.position_bias()
-        mask = self.padding_mask(H, W, x.device)
+        mask = self.padding_mask(H, W, x.device,
+                                 execution_path(x) is ExecutionPath.TRACE)
         if mask is not None:
             # Every window holds real tokens (the first row and column of
-            # each are real), so no query is left without a key.
-            bias = bias.masked_fill(mask, float('-inf'))
+            # each are real), so no query is left without a key. Exporters
+            # take 4-D attention only: one mask per image and window.
+            bias = bias.masked_fill(mask,
+                                    float('-inf')).expand(B, -1, -1, -1,
+                                                          -1).flatten(0, 1)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        # (B, nW, heads, T, d) -> (B, nW, T, C)
-        out = out.transpose(2, 3).reshape(B, num_windows, tokens, C)
+        # (B*nW, heads, T, d) -> (B, nW, T, C)
+        out = out.transpose(1, 2).reshape(B, num_windows, tokens, C)
         out = window_merge(out, H, W, self.window_size, self.shuffled)
         return linear(out, self.proj)
 
@@ -206,7 +210,8 @@ class PatchMerging(BaseModule):
         """Channels-last (B, H, W, C) in and out."""
         H, W = x.shape[1:3]
         x = self.norm(x.permute(0, 3, 1, 2))
-        if H % 2 or W % 2:
+        # Tracers and exporters: one graph for every size.
+        if H % 2 or W % 2 or execution_path(x) is ExecutionPath.TRACE:
             x = F.pad(x, (0, W % 2, 0, H % 2))
         return self.reduction(x).permute(0, 2, 3, 1)
 
@@ -326,7 +331,7 @@ class ShuffleTransformer(MultiStageBackbone):
 
     Example:
         >>> import torch
-        >>> from mmsepvit.models import ShuffleTransformer
+        >>> from mmsepvit.models.backbones import ShuffleTransformer
         >>> model = ShuffleTransformer(arch='tiny').eval()
         >>> outs = model(torch.rand(1, 3, 224, 224))
         >>> [tuple(out.shape) for out in outs]
