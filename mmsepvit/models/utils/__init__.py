@@ -1,4 +1,8 @@
 from .ckpt_convert import convert_official_sepvit
 from .msg_convert import convert_official_msg
+from .shuffle_convert import convert_official_shuffle
 
-__all__ = ['convert_official_msg', 'convert_official_sepvit']
+__all__ = [
+    'convert_official_msg', 'convert_official_sepvit',
+    'convert_official_shuffle'
+]
