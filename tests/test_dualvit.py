@@ -265,6 +265,26 @@ def test_checkpoint_of_another_model_lists_keys(tmp_path):
         model.init_weights()
 
 
+def test_classifier_checkpoint_initialises_the_dense_backbone(fx, tmp_path):
+    """A classifier trained here (backbone. and head. keys) carries its
+    trunk and its head's norm into the dense backbone, as the configs load
+    it (prefix='backbone.')."""
+    converted, _, _ = convert_official_dualvit(fx['state_dict'])
+    path = tmp_path / 'classifier.pth'
+    torch.save({'state_dict': converted}, path)
+    model = DualViT(
+        arch=MICRO,
+        drop_path_rate=0.,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(path), prefix='backbone.'))
+    model.init_weights()
+    model.eval()
+    with torch.no_grad():
+        outs = model(scaled(fx, fx['dense_inputs'][0]))
+    for out, ref in zip(outs, fx['dense_outputs'][0]):
+        assert relative_error(out, ref) < 1e-5
+
+
 # Options.
 @pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 2, 4])
 def test_frozen_stages(frozen_stages):

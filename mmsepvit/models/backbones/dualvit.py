@@ -12,12 +12,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 
 from mmsepvit.models.layers import DropPathResidual
 from mmsepvit.registry import register_model
+from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 from .base_backbone import MultiStageBackbone
 
 # Block norms, stage-output norms (norm{i}, norm_proxy{i}) and the class
@@ -623,6 +625,49 @@ class DualViT(MultiStageBackbone):
                         nn.init.constant_(getattr(m, name), 1e-6)
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.reset_parameters()
+
+    def transfer_state_dict(self, state_dict: Dict[str, torch.Tensor],
+                            source: str) -> Dict[str, torch.Tensor]:
+        """Check ``state_dict`` against this model; the dense backbone also
+        takes the trunk of a classifier checkpoint of this package
+        (``DualViT(classifier=True)`` with :class:`DualViTClsHead`, as
+        configs/dualvit_*_in1k.py train; ``prefix='backbone.'``): the last
+        block's semantic FFN is dropped and the head's ``norm`` (the
+        release's ``norm4``) becomes the last stage's norm.
+
+        Raises:
+            ValueError: Keys missing, unexpected or mis-shaped, each listed.
+        """
+        if not self.classifier:
+            state_dict = self._from_classifier(state_dict, source)
+        check_state_dict(state_dict, self, source)
+        return state_dict
+
+    def _from_classifier(self, state_dict: Dict[str, torch.Tensor],
+                         source: str) -> Dict[str, torch.Tensor]:
+        last = self.num_stages - 1
+        semantic_ffn = (f'stages.{last}.blocks.'
+                        f'{len(self.stages[last].blocks) - 1}.mlp.fc_proxy.')
+        dropped = sorted(k for k in state_dict if k.startswith(semantic_ffn))
+        if not dropped or f'norm{last}.weight' in state_dict:
+            return state_dict
+        # The prefix stripped the head: read its norm from the checkpoint.
+        head_norm = {
+            f'norm{last}.{k[len("head.norm."):]}': v
+            for k, v in load_pretrained_state_dict(source).items()
+            if k.startswith('head.norm.')
+        }
+        if not head_norm:
+            return state_dict
+        MMLogger.get_current_instance().warning(
+            f'DualViT: {source} is a classifier checkpoint; its head.norm '
+            f'becomes norm{last}, and {dropped} (the last block\'s semantic '
+            'FFN, which the dense backbone has not) are dropped.')
+        state_dict = {
+            k: v
+            for k, v in state_dict.items() if not k.startswith(semantic_ffn)
+        }
+        return dict(state_dict, **head_norm)
 
     # Freezing.
     def frozen_modules(self) -> List[nn.Module]:
