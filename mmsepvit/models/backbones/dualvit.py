@@ -802,25 +802,25 @@ class DualViTClsHead(BaseModule):
         aux_weight (float): Weight of the aux head's maximum. Defaults to
             0.5.
         loss (dict): mmpretrain loss config. Defaults to cross-entropy.
-        init_cfg (dict | list[dict], optional): Defaults to the release's
-            (Linear trunc-normal 0.02, LayerNorm 1/0).
+        init_cfg (dict | list[dict], optional): None (default) is the
+            release's: Linear trunc-normal 0.02, LayerNorm 1/0.
     """
 
-    def __init__(
-        self,
-        num_classes: int,
-        in_channels: int,
-        num_heads: int,
-        mlp_ratio: float = 2.,
-        token_label: bool = True,
-        aux_weight: float = 0.5,
-        loss: Union[dict, nn.Module] = dict(
-            type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg: Optional[Union[dict, List[dict]]] = [
-            dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
-            dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
-        ]
-    ) -> None:
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 num_heads: int,
+                 mlp_ratio: float = 2.,
+                 token_label: bool = True,
+                 aux_weight: float = 0.5,
+                 loss: Union[dict, nn.Module] = dict(
+                     type='CrossEntropyLoss', loss_weight=1.0),
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
+                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
+            ]
         super().__init__(init_cfg=init_cfg)
         if in_channels % num_heads:
             raise ValueError(f'DualViTClsHead: in_channels {in_channels} is '
