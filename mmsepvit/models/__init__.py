@@ -1,7 +1,11 @@
-from .backbones import MSGTransformer, MultiStageBackbone, SepViT
-from .utils import convert_official_msg, convert_official_sepvit
+from .backbones import (DualViT, DualViTClsHead, MSGTransformer,
+                        MultiStageBackbone, SepViT, ShuffleTransformer)
+from .utils import (convert_official_dualvit, convert_official_msg,
+                    convert_official_sepvit, convert_official_shuffle)
 
 __all__ = [
-    'MSGTransformer', 'MultiStageBackbone', 'SepViT', 'convert_official_msg',
-    'convert_official_sepvit'
+    'DualViT', 'DualViTClsHead', 'MSGTransformer', 'MultiStageBackbone',
+    'SepViT', 'ShuffleTransformer', 'convert_official_dualvit',
+    'convert_official_msg', 'convert_official_sepvit',
+    'convert_official_shuffle'
 ]
