@@ -480,7 +480,7 @@ class ClassAttentionHead(torch.nn.Module):
         return self.fc(self.pre_logits(feats))
 
 
-def test_a_family_with_its_own_head(tmp_path, monkeypatch):
+def test_a_family_with_its_own_head(tmp_path, monkeypatch, request):
     """A family module of a few lines, with its own head: registered entries,
     the head under ``head.`` with its weights loaded and checked, a new
     classifier on reset, and none in features_only."""
@@ -499,6 +499,10 @@ def test_a_family_with_its_own_head(tmp_path, monkeypatch):
     from mmsepvit.models.timm.base import family_default_cfgs
     module.default_cfgs = family_default_cfgs(family)
     names = register_family(family, module.__name__)
+    # Out of timm's registry again after the test (a private helper).
+    clear = getattr(timm.models._registry, '_clear_model_entries', None)
+    if clear is not None:
+        request.addfinalizer(lambda: clear('toyfamily_tiny'))
     assert sorted(names) == ['TimmToy', 'toyfamily_tiny']
     arch = FAMILIES[1].micro
     model = perturbed(timm.create_model('toyfamily_tiny', arch=arch))
