@@ -6,9 +6,9 @@ from .process import set_up_process
 from .version import __version__
 
 set_up_process()
-# timm's sepvit_* entries, where timm is installed.
+# The timm entries (sepvit_*, msg_*), where timm is installed.
 try:
-    from .models import timm_sepvit  # noqa: F401
+    from .models import timm as _timm_entries  # noqa: F401
 except ModuleNotFoundError as error:
     if error.name != 'timm':
         raise

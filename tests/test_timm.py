@@ -1,8 +1,11 @@
-"""SepViT in timm and in Hugging Face transformers: the entries, their
-weights (ours and the release's), their outputs and their errors."""
+"""mmsepvit's backbones in timm (the SepViT and MSG-Transformer families)
+and SepViT in Hugging Face transformers: the entries, their weights (ours
+and the release's), their outputs and their errors."""
 import argparse
+import dataclasses
 import os
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmsepvit.models import SepViT, convert_official_sepvit
+from mmsepvit.models.backbones import MSGTransformer
 from mmsepvit.utils.measure import relative_error
 
 timm = pytest.importorskip('timm')
@@ -255,3 +259,270 @@ def test_transformers_in_their_own_environment():
         '-m', 'pytest', '-p', 'no:cacheprovider', '-q', CHECKS, env=env).log
     summary = log.strip().splitlines()[-1]
     assert ' passed' in summary and 'skipped' not in summary, log[-3000:]
+
+
+# The timm families, one row each: Shuffle and Dual-ViT join with a row.
+@dataclasses.dataclass
+class Family:
+    prefix: str
+    backbone: type
+    config: str  # the mmpretrain classifier config of the entries
+    micro: dict  # a micro arch of the backbone
+    dense_kwargs: dict  # the dense backbone as the dense configs build it
+    released: dict  # a state dict in the layout of the authors' code
+    released_error: str  # what loading it says
+
+
+FAMILIES = [
+    Family('sepvit', SepViT, 'sepvit_lite_300e_in1k.py', MICRO, {},
+           {'patch_embeds.0.proj.weight': torch.zeros(1)},
+           'official2mmsepvit.py first'),
+    Family(
+        'msg', MSGTransformer, 'msg_t_300e_in1k.py',
+        dict(
+            embed_dims=[16, 32, 64, 128],
+            num_heads=[1, 2, 4, 8],
+            depths=[1, 1, 1, 1],
+            region_sizes=[4, 4, 2, 1]), {}, {
+                'msg_tokens': torch.zeros(1),
+                'layers.0.blocks.0.norm1.weight': torch.zeros(1)
+            }, 'msg2mmsepvit.py first'),
+]
+by_prefix = pytest.mark.parametrize(
+    'family', FAMILIES, ids=[f.prefix for f in FAMILIES])
+
+
+def entries(family: Family) -> list:
+    return [f'{family.prefix}_{v}' for v in timm_family(family).variants]
+
+
+def timm_family(family: Family):
+    from mmsepvit.models.timm import FAMILIES as TIMM_FAMILIES
+    return TIMM_FAMILIES[family.prefix]
+
+
+def config(family: Family, arch: dict = None) -> Config:
+    cfg = Config.fromfile(str(ROOT / 'configs' / family.config))
+    if arch is not None:
+        cfg.model.backbone.arch = arch
+        cfg.model.head.in_channels = arch['embed_dims'][-1]
+    return cfg
+
+
+def micro_checkpoint(family: Family, folder: Path, **kwargs) -> str:
+    """Weights of the family's micro classifier (1000 classes)."""
+    model = perturbed(
+        create(f'{family.prefix}_tiny', arch=family.micro, **kwargs))
+    return save(folder / f'{family.prefix}_micro.pth', model.state_dict())
+
+
+@by_prefix
+def test_family_entries_and_their_data_config(family):
+    """Every variant has an entry, with the data config of the family's
+    mmpretrain test pipeline, and its stages' channels and strides as
+    feature_info (built on the meta device: free)."""
+    names = entries(family)
+    assert timm.list_models(f'{family.prefix}_*') == sorted(names)
+    cfg = config(family)
+    resize, crop = cfg.test_pipeline[1], cfg.test_pipeline[2]
+    for name in names:
+        data = timm.data.resolve_data_config(
+            pretrained_cfg=timm.models.get_pretrained_cfg(name).to_dict())
+        assert data['input_size'] == (3, crop.crop_size, crop.crop_size)
+        assert data['crop_pct'] == pytest.approx(crop.crop_size / resize.scale)
+        assert data['interpolation'] == resize.interpolation
+        assert data['mean'] == pytest.approx(
+            [v / 255 for v in cfg.data_preprocessor.mean])
+        assert data['std'] == pytest.approx(
+            [v / 255 for v in cfg.data_preprocessor.std])
+        arch = family.backbone.arch_zoo[name.split('_', 1)[1]]
+        with torch.device('meta'):
+            features = timm.create_model(name, features_only=True)
+            model = timm.create_model(name)
+        assert features.feature_info.channels() == arch['embed_dims']
+        assert features.feature_info.reduction() == [4, 8, 16, 32]
+        assert model.num_features == arch['embed_dims'][-1]
+        first_conv = model.pretrained_cfg['first_conv']
+        assert isinstance(model.get_submodule(first_conv), torch.nn.Conv2d)
+
+
+@by_prefix
+def test_family_classifier_is_mmpretrains_model(tmp_path, family):
+    """The entry's classifier is the mmpretrain model of the family's
+    config: the same state-dict keys, and on the same weights (loaded
+    through pretrained_cfg_overlay) the same logits and pooled features,
+    with and without autograd."""
+    init_default_scope('mmpretrain')
+    try:
+        from mmpretrain.registry import MODELS
+        mm_model = MODELS.build(config(family, family.micro).model)
+    except TypeError as error:  # NoneType takes no arguments
+        pytest.skip(f'mmpretrain cannot import its models ({error}); see '
+                    'docs/timm_and_transformers.md')
+    mm_model = perturbed(mm_model)
+    path = save(tmp_path / 'epoch_1.pth', mm_model.state_dict())
+    model = create(f'{family.prefix}_tiny', arch=family.micro, path=path)
+    state, mm_state = model.state_dict(), mm_model.state_dict()
+    assert state.keys() == mm_state.keys()
+    assert all(torch.equal(state[k], mm_state[k]) for k in state)
+    x = torch.randn(2, 3, 224, 224)
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            logits = model(x)
+            pooled = model.forward_head(
+                model.forward_features(x), pre_logits=True)
+            assert relative_error(logits, mm_model(x, mode='tensor')) < 1e-5
+            assert relative_error(pooled, mm_model.extract_feat(x)[-1]) < 1e-5
+    assert logits.shape == (2, 1000)
+
+
+@by_prefix
+def test_family_features_only_is_the_dense_backbone(tmp_path, family):
+    """features_only is the dense backbone built directly, both started
+    from the same classifier checkpoint, at a size no classifier takes; it
+    computes no stage after the last asked for, and every weight it keeps
+    gets a gradient."""
+    path = micro_checkpoint(family, tmp_path)
+    features = create(
+        f'{family.prefix}_tiny',
+        arch=family.micro,
+        path=path,
+        features_only=True,
+        out_indices=(0, 2))
+    dense = family.backbone(
+        arch=family.micro,
+        out_indices=(0, 2),
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'),
+        **family.dense_kwargs)
+    dense.init_weights()
+    dense.eval()
+    dims = family.micro['embed_dims']
+    assert features.feature_info.channels() == [dims[0], dims[2]]
+    assert features.feature_info.reduction() == [4, 16]
+    x = torch.randn(1, 3, 96, 160)
+    with torch.no_grad():
+        maps, expected = features(x), dense(x)
+    assert [tuple(m.shape) for m in maps] == [(1, dims[0], 24, 40),
+                                              (1, dims[2], 6, 10)]
+    for out, ref in zip(maps, expected, strict=True):
+        assert relative_error(out, ref) < 1e-5
+    # Pruned: stage 3 is gone, and nothing left is unused.
+    assert not any(
+        k.startswith('model.backbone.stages.3.')
+        for k in features.state_dict())
+    features.train()
+    sum(m.sum() for m in features(x)).backward()
+    unused = [n for n, p in features.named_parameters() if p.grad is None]
+    assert not unused
+
+
+@by_prefix
+def test_family_bad_input_names_the_problem(tmp_path, family):
+    name = f'{family.prefix}_tiny'
+    with pytest.raises(RuntimeError, match=f'{family.prefix}_huge'):
+        timm.create_model(f'{family.prefix}_huge')
+    for out_indices in ((0, 4), 5):
+        with pytest.raises(ValueError, match='out_indices .* has 4, 0 to 3'):
+            create(
+                name,
+                arch=family.micro,
+                features_only=True,
+                out_indices=out_indices)
+    path = micro_checkpoint(family, tmp_path)
+    with pytest.raises(ValueError, match='not in_chans=1'):
+        create(name, arch=family.micro, path=path, in_chans=1)
+    with pytest.raises(ValueError, match=r'pretrained_cfg_overlay=dict\('):
+        create(name, pretrained=True)
+    with pytest.raises(ValueError, match='img_size applies'):
+        create(name, arch=family.micro, features_only=True, img_size=256)
+    # Weights of another size, another model, the release's layout.
+    other = dict(
+        family.micro, embed_dims=[d * 2 for d in family.micro['embed_dims']])
+    with pytest.raises(
+            ValueError,
+            match=r'does not fit Timm\w+: mismatched shapes \d+: backbone\.'):
+        create(name, arch=other, path=path)
+    foreign = save(tmp_path / 'resnet.pth', {'fc.weight': torch.zeros(9, 2)})
+    with pytest.raises(
+            ValueError, match=r'missing \d+: .*unexpected 1: fc.weight'):
+        create(name, arch=family.micro, path=foreign, features_only=True)
+    released = save(tmp_path / 'released.pth', family.released)
+    with pytest.raises(ValueError, match=family.released_error):
+        create(name, arch=family.micro, path=released)
+
+
+def test_msg_classifier_takes_any_size_and_no_img_size():
+    """MSG-Transformer's classifier pads any input (it averages the stage-4
+    MSG tokens), so its entries are not of a fixed size and refuse
+    img_size."""
+    arch = FAMILIES[1].micro
+    model = create('msg_tiny', arch=arch, num_classes=10)
+    assert not model.pretrained_cfg['fixed_input_size']
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 100, 260)).shape == (1, 10)
+    with pytest.raises(ValueError, match='img_size applies'):
+        create('msg_tiny', arch=arch, img_size=256)
+
+
+class ClassAttentionHead(torch.nn.Module):
+    """A head with weights of its own beside ``fc``, in mmpretrain's head
+    interface (as Dual-ViT's DualViTClsHead)."""
+
+    def __init__(self, in_channels: int, num_classes: int, drop_rate: float):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(in_channels)
+        self.fc = torch.nn.Linear(in_channels, num_classes)
+
+    def pre_logits(self, feats: tuple) -> torch.Tensor:
+        return self.norm(feats[-1].mean((2, 3)))
+
+    def forward(self, feats: tuple) -> torch.Tensor:
+        return self.fc(self.pre_logits(feats))
+
+
+def test_a_family_with_its_own_head(tmp_path, monkeypatch, request):
+    """A family module of a few lines, with its own head: registered entries,
+    the head under ``head.`` with its weights loaded and checked, a new
+    classifier on reset, and none in features_only."""
+    from mmsepvit.models.timm import TimmFamily, register_family
+    module = types.ModuleType('toy_timm_family')
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    family = TimmFamily(
+        prefix='toyfamily',
+        name='Toy',
+        backbone=MSGTransformer,
+        variants=('tiny', ),
+        classifier_kwargs=dict(out_indices=(3, )),
+        dense_kwargs={},
+        head=ClassAttentionHead,
+        default_cfg=dict(input_size=(3, 224, 224)))
+    from mmsepvit.models.timm.base import family_default_cfgs
+    module.default_cfgs = family_default_cfgs(family)
+    names = register_family(family, module.__name__)
+    # Out of timm's registry again after the test (a private helper).
+    clear = getattr(timm.models._registry, '_clear_model_entries', None)
+    if clear is not None:
+        request.addfinalizer(lambda: clear('toyfamily_tiny'))
+    assert sorted(names) == ['TimmToy', 'toyfamily_tiny']
+    arch = FAMILIES[1].micro
+    model = perturbed(timm.create_model('toyfamily_tiny', arch=arch))
+    assert {'head.norm.weight', 'head.fc.weight'} <= set(model.state_dict())
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        last = model.backbone(x)[-1]
+        torch.testing.assert_close(
+            model(x), model.head.fc(model.head.norm(last.mean((2, 3)))))
+    path = save(tmp_path / 'toy.pth', model.state_dict())
+    loaded = create('toyfamily_tiny', arch=arch, path=path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+        few = create('toyfamily_tiny', arch=arch, path=path, num_classes=10)
+        torch.testing.assert_close(few.head.norm.weight,
+                                   model.head.norm.weight)
+        assert few(x).shape == (1, 10)
+        few.reset_classifier(0)
+        torch.testing.assert_close(
+            few(x), model.forward_head(last, pre_logits=True))
+    features = create(
+        'toyfamily_tiny', arch=arch, path=path, features_only=True)
+    assert not any('head.' in k for k in features.state_dict())
