@@ -524,6 +524,10 @@ def evaluate(cfg: Config, tensor_model: TensorOutputs, runners: Runners,
     return dict(metrics=metrics, output_errors=errors)
 
 
+def _number(value: Optional[float]) -> str:
+    return 'none' if value is None else f'{value:.4f}'
+
+
 def format_report(report: dict) -> str:
     """The report of :func:`quantize_config` as lines of text with a
     Markdown table."""
@@ -545,13 +549,16 @@ def format_report(report: dict) -> str:
     ]
     metrics = report['metrics']
     main = report['main_metric']
-    keys = sorted(metrics['float'], key=lambda k: (k != main, k))
+    keys = sorted({*metrics['float'], *metrics['int8']},
+                  key=lambda k: (k != main, k))
     for key in keys:
-        value, int8 = metrics['float'][key], metrics['int8'].get(key)
-        if int8 is None:
-            continue
-        lines.append(f'| {key} | {value:.4f} | {int8:.4f} | '
-                     f'{int8 - value:+.4f} |')
+        value, int8 = metrics['float'].get(key), metrics['int8'].get(key)
+        diff = 'n/a' if None in (value, int8) else f'{int8 - value:+.4f}'
+        lines.append(f'| {key} | {_number(value)} | {_number(int8)} | '
+                     f'{diff} |')
+    if not keys:
+        lines.append('| metrics | none | none | the evaluator returned none '
+                     '(no predictions: an untrained model?) |')
     latency = report['latency_s']
     threads = report['threads']
     lines.append(
