@@ -25,11 +25,12 @@ MICRO = dict(
     window_sizes=[[7], [14], [7], [7]])
 # INT8 against float on the raw logits: 8-bit activations carry about 2
 # significant digits and the micro model quantizes about ten matrix products
-# and convolutions in a row; 0.03 measured on the untrained micro segmentor
-# (4 calibration images), so 0.1 leaves room for another calibration subset
-# while a broken quantization (wrong scales, a missed input normalisation)
-# shows as errors of order 1.
-INT8_RTOL = 0.1
+# and convolutions in a row. Measured: 0.03 on this test's untrained micro
+# segmentor (its initialisation is not seeded), 0.10 at worst over the 60
+# val images of the micro segmentor trained 100 iterations. A broken
+# quantization (wrong scales, unnormalised calibration inputs) shows as
+# errors of order 1.
+INT8_RTOL = 0.15
 
 
 def micro_config(folder: Path, name: str) -> Path:
