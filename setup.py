@@ -26,10 +26,11 @@ EXTRAS = {
     'seg': [*OPENMMLAB, 'mmsegmentation>=1.2.0,<1.3', 'ftfy', 'regex'],
     'cls': [*OPENMMLAB, 'mmpretrain>=1.2.0,<1.3'],
     # ONNX export (torch.onnx's dynamo exporter needs onnxscript), ONNX
-    # Runtime and OpenVINO: mmsepvit.deploy, tools/deployment/export_onnx.py.
+    # Runtime and OpenVINO: mmsepvit.deploy, tools/deployment/export_onnx.py;
+    # NNCF: INT8 quantization, tools/deployment/quantize.py.
     'deploy': [
         'onnx>=1.23,<2', 'onnxscript>=0.7,<1', 'onnxruntime>=1.32,<2',
-        'openvino>=2026.4'
+        'openvino>=2026.4', 'nncf>=3.4,<4'
     ],
     # The test suite also drives openmim's `mim`.
     'tests': ['pytest', 'openmim'],

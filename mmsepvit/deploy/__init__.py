@@ -12,9 +12,11 @@ ONNX Runtime and OpenVINO and checked against PyTorch.
 - :mod:`.runtimes`: ONNX Runtime and OpenVINO sessions, and PyTorch as the
   reference;
 - :mod:`.parity`: outputs compared by relative error;
-- :mod:`.pipeline`: export, check and time in one call.
+- :mod:`.pipeline`: export, check and time in one call;
+- :mod:`.quantize`: post-training INT8 with NNCF, calibrated on the
+  config's training images, evaluated against the float model.
 
-onnx, onnxscript, onnxruntime and openvino are the optional ``[deploy]``
+onnx, onnxscript, onnxruntime, openvino and nncf are the optional ``[deploy]``
 extra, imported only by the functions that need them.
 """
 from mmsepvit.utils.measure import relative_error
@@ -23,6 +25,9 @@ from .model import (TensorOutputs, as_tensor_outputs, build_model_for_export,
                     load_config)
 from .parity import ParityError, check_parity
 from .pipeline import export_and_check
+from .quantize import (DEFAULT_CALIB_SIZE, PRESETS, MissingDataError,
+                       calibration_size, check_data, format_report,
+                       quantize_config)
 from .runtimes import (INSTALL_HINT, RUNTIME_NAMES, RUNTIMES,
                        MissingDependencyError, check_runtime, make_runner,
                        onnxruntime_session, openvino_compiled, require,
@@ -32,8 +37,10 @@ from .shapes import (DEFAULT_MIN_INPUT_SIZE, check_shape, dynamic_trace_shape,
                      second_shape)
 
 __all__ = [
-    'DEFAULT_MIN_INPUT_SIZE', 'INSTALL_HINT', 'OPSET', 'RUNTIMES',
-    'RUNTIME_NAMES', 'MissingDependencyError', 'ParityError', 'TensorOutputs',
+    'DEFAULT_CALIB_SIZE', 'DEFAULT_MIN_INPUT_SIZE', 'INSTALL_HINT',
+    'MissingDataError', 'OPSET', 'PRESETS', 'RUNTIMES', 'calibration_size',
+    'check_data', 'format_report', 'quantize_config', 'RUNTIME_NAMES',
+    'MissingDependencyError', 'ParityError', 'TensorOutputs',
     'as_tensor_outputs', 'build_model_for_export', 'check_parity',
     'check_runtime', 'check_shape', 'dynamic_trace_shape', 'example_input',
     'export_and_check', 'export_onnx', 'least_trace_side', 'load_config',
