@@ -16,7 +16,7 @@ from mmsepvit.datasets import SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
 DET_CONFIGS = sorted(
-    p for p in (ROOT / 'configs').glob('*_coco.py')
+    p for p in (ROOT / 'configs').glob('*_sepvit_*_coco.py')
     if p.name.startswith(('retinanet_', 'mask_rcnn_')))
 TOY_RETINANET = ROOT / 'configs' / 'toy' / 'retinanet_sepvit_t_toy_coco.py'
 TOY_MASK_RCNN = ROOT / 'configs' / 'toy' / 'mask_rcnn_sepvit_t_toy_coco.py'

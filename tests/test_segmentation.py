@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 from mmsepvit.datasets import ADE_CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
-SEG_CONFIGS = sorted((ROOT / 'configs').glob('*_ade20k.py'))
+SEG_CONFIGS = sorted((ROOT / 'configs').glob('*_sepvit_*_ade20k.py'))
 TOY_FPN = ROOT / 'configs' / 'toy' / 'fpn_sepvit_t_toy_ade20k.py'
 TOY_UPERNET = ROOT / 'configs' / 'toy' / 'upernet_sepvit_t_toy_ade20k.py'
 
