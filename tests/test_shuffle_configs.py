@@ -274,8 +274,9 @@ def test_frozen_stages_train_in_two_processes(toy_workspace):
     """Two epochs of the toy Mask R-CNN in 2 gloo processes on the CPU, one
     step an epoch, with the stem and stage 1 frozen: DDP must not wait for
     their gradients, and neither their weights nor their BatchNorm
-    statistics may move. PyTorch's SyncBatchNorm refuses CPU tensors in a
-    process group, so this run swaps in BatchNorm."""
+    statistics may move. The backbone keeps its multi-GPU SyncBN, which
+    PyTorch refuses on CPU tensors: the runner makes it per-process
+    BatchNorm."""
     work_dir = toy_workspace / 'work_dirs' / 'shuffle_dist_frozen'
     log = launch(
         'bash',
@@ -289,7 +290,7 @@ def test_frozen_stages_train_in_two_processes(toy_workspace):
         'train_cfg.val_interval=3',
         'default_hooks.checkpoint.interval=1',
         'model.backbone.frozen_stages=1',
-        'model.backbone.norm_cfg.type=BN',
+        'model.backbone.norm_cfg.type=SyncBN',
         cwd=toy_workspace,
         env=dict(os.environ, PYTHON=sys.executable, PORT='29571')).log
     assert 'Distributed training: True' in log

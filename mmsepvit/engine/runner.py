@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from mmengine.dist import get_dist_info, is_main_process
-from mmengine.model import MMDistributedDataParallel, is_model_wrapper
+from mmengine.model import (MMDistributedDataParallel, is_model_wrapper,
+                            revert_sync_batchnorm)
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -65,7 +66,9 @@ class SafeRunner(Runner):
       process group starts on gloo and DDP gets no device ids, where mmengine
       would ask for a GPU per process. ``AmpOptimWrapper`` (``--amp``)
       becomes :class:`CPUAmpOptimWrapper` (bf16), where mmengine's needs a
-      GPU.
+      GPU. SyncBN layers (the BatchNorm backbones' multi-GPU configs) become
+      BatchNorm with per-process statistics, since torch's SyncBatchNorm
+      refuses CPU tensors.
 
     Every mmsepvit config selects it (``runner_type='SafeRunner'`` with
     ``custom_imports`` of mmsepvit, from ``configs/_base_``), so our tools,
@@ -117,6 +120,9 @@ class SafeRunner(Runner):
         if (self.distributed and model_wrapper_cfg is None
                 and not is_model_wrapper(model)
                 and not torch.cuda.is_available()):
+            # torch's SyncBatchNorm takes no CPU tensors: each process keeps
+            # its own batch statistics, as BatchNorm in a single process.
+            model = revert_sync_batchnorm(model)
             # mmengine's default DDP names a GPU per process as device id.
             return MMDistributedDataParallel(
                 module=model,
