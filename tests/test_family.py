@@ -18,6 +18,22 @@ CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 
 # Micro versions of each backbone, for exports.
 MICRO = {
+    'DualViT':
+    dict(
+        arch=dict(
+            stem_width=16,
+            embed_dims=[16, 32, 48, 64],
+            num_heads=[1, 2, 3, 4],
+            depths=[1, 2, 2, 2],
+            mlp_ratios=[8, 8, [4, 3], 3])),
+    'ShuffleTransformer':
+    dict(
+        arch=dict(
+            embed_dims=[32, 64, 96, 128],
+            num_heads=[1, 2, 3, 4],
+            depths=[2, 2, 2, 2]),
+        stem_channels=16,
+        mlp_ratio=2),
     'MSGTransformer':
     dict(
         arch=dict(
@@ -29,12 +45,27 @@ MICRO = {
 # Classifier GMACs at 224 (batch 1; conv, linear and attention products) of
 # the releases, ../shared/PEERS.md.
 RELEASE_GMACS = {
+    # Less the token-labeling head the configs leave out (on 7x7 pixels:
+    # 49 x C4 x 1000): 5.377, 9.292 and 17.961 with it.
+    'dualvit_s_300e_in1k.py': 5.377 - 49 * 448 * 1000 / 1e9,
+    'dualvit_b_300e_in1k.py': 9.292 - 49 * 512 * 1000 / 1e9,
+    'dualvit_l_300e_in1k.py': 17.961 - 49 * 512 * 1000 / 1e9,
+    'shuffle_t_300e_in1k.py': 4.673,
+    'shuffle_s_300e_in1k.py': 8.967,
+    'shuffle_b_300e_in1k.py': 15.742,
     'msg_t_300e_in1k.py': 3.821,
     'msg_s_300e_in1k.py': 8.459,
     'msg_b_300e_in1k.py': 14.244,
 }
 # Benchmark rows of each family.
-ROWS = {'MSGTransformer': 'MSG-T'}
+ROWS = {
+    'DualViT': 'DualViT-S',
+    'MSGTransformer': 'MSG-T',
+    'ShuffleTransformer': 'Shuffle-T'
+}
+# MSG-Transformer pads its input to a multiple of 224, which the exporter
+# cannot keep symbolic: it exports at fixed sizes.
+FIXED_SIZE_ONLY = ('MSGTransformer', )
 
 
 def micro(name: str) -> torch.nn.Module:
@@ -53,6 +84,13 @@ def micro(name: str) -> torch.nn.Module:
 def test_onnx_export_parity(tmp_path, name, dynamic):
     """Exported, run in ONNX Runtime and OpenVINO, within 1e-4 of PyTorch
     (with symbolic sizes: at a second size too)."""
+    if dynamic and name in FIXED_SIZE_ONLY:
+        with pytest.raises(RuntimeError, match='cannot stay symbolic'):
+            deploy.export_onnx(
+                micro(name), (100, 150),
+                str(tmp_path / 'backbone.onnx'),
+                dynamic=True)
+        return
     report = deploy.export_and_check(
         micro(name), (100, 150),
         str(tmp_path / 'backbone.onnx'),
@@ -77,11 +115,15 @@ def test_classifier_multiply_adds_equal_the_release(config):
         model = MODELS.build(cfg.model)
     x = torch.zeros(1, 3, 224, 224, device='meta', requires_grad=True)
     gmacs = multiply_adds(lambda: model(x))
-    assert gmacs == pytest.approx(RELEASE_GMACS[config], rel=2e-3)
+    assert gmacs == pytest.approx(RELEASE_GMACS[config], rel=1e-3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', ['cascade_mask_rcnn_msg_t_3x_ms_coco.py'])
+@pytest.mark.parametrize('config', [
+    'cascade_mask_rcnn_msg_t_3x_ms_coco.py',
+    'retinanet_dualvit_s_1x_coco.py',
+    'mask_rcnn_shuffle_t_1x_coco.py',
+])
 def test_get_flops_equals_mmengines_counter(config):
     """tools/get_flops.py's backbone count is what mmengine's counter (and
     so mmdet's and mmseg's get_flops) reports for the backbone alone."""

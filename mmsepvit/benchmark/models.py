@@ -38,6 +38,13 @@ BACKBONES: Dict[str, dict] = {
     'SepViT-T': dict(type='mmsepvit.SepViT', arch='tiny', drop_path_rate=0.2),
     'SepViT-S': dict(type='mmsepvit.SepViT', arch='small', drop_path_rate=0.3),
     'SepViT-B': dict(type='mmsepvit.SepViT', arch='base', drop_path_rate=0.5),
+    # configs/retinanet_dualvit_s_1x_coco.py (its stem BatchNorm trains here)
+    'DualViT-S': dict(
+        type='mmsepvit.DualViT', arch='small', drop_path_rate=0.15),
+    # configs/mask_rcnn_shuffle_t_1x_coco.py, with BatchNorm for one process
+    'Shuffle-T': dict(
+        type='mmsepvit.ShuffleTransformer', arch='tiny',
+        drop_path_rate=0.2),
     # configs/cascade_mask_rcnn_msg_t_3x_ms_coco.py
     'MSG-T': dict(
         type='mmsepvit.MSGTransformer', arch='tiny', drop_path_rate=0.2),
@@ -74,7 +81,8 @@ REFERENCE = 'SepViT-T'
 # Rows also timed in ONNX Runtime and OpenVINO, at 800x1280, batch 1.
 RUNTIME_MODELS = ('SepViT-T', 'Swin-T')
 # Rows of the sweep: SepViT-T and the efficient-attention peers.
-SWEEP_MODELS = ('SepViT-T', 'Swin-T', 'PVTv2-b2', 'Twins-SVT-S', 'MSG-T')
+SWEEP_MODELS = ('SepViT-T', 'Swin-T', 'PVTv2-b2', 'Twins-SVT-S', 'DualViT-S',
+                'Shuffle-T', 'MSG-T')
 # Rows of --allocators: training with and without freed memory kept.
 ALLOCATOR_MODELS = ('SepViT-T', 'Swin-T')
 # Every row's outputs: its four stages.

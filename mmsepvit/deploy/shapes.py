@@ -88,9 +88,16 @@ def example_input(shape: Shape, batch: int = 1, seed: int = 0) -> torch.Tensor:
 
 
 def _window_sizes(module: nn.Module) -> Sequence[Sequence[int]]:
-    """The window sizes of each stage of ``module``, if it declares them."""
+    """The window sizes of each stage of ``module``, if it declares them:
+    per block in its arch (SepViT), or one ``window_size`` for every stage
+    of a backbone with ``strides`` (Shuffle Transformer)."""
     arch = getattr(module, 'arch_settings', None)
-    return arch.get('window_sizes', ()) if isinstance(arch, dict) else ()
+    if isinstance(arch, dict) and 'window_sizes' in arch:
+        return arch['window_sizes']
+    window_size = getattr(module, 'window_size', None)
+    if isinstance(window_size, int) and hasattr(module, 'strides'):
+        return [[window_size]] * len(module.strides)
+    return ()
 
 
 def least_trace_side(model: nn.Module) -> int:

@@ -339,8 +339,10 @@ class SemanticInit(BaseModule):
         pooled = pooled.flatten(2).transpose(1, 2)
         k, v = self.kv(pooled).unflatten(-1, (2, -1)).unbind(-2)
         q = self.q_embed(self.queries(grid)).expand(k.shape[0], -1, -1)
-        # One head of all C channels: SDPA's default scale is C^-0.5.
-        semantics = F.scaled_dot_product_attention(q, k, v)
+        # One head of all C channels: SDPA's default scale is C^-0.5. As a
+        # head axis of one, since the ONNX exporter takes 4-D attention only.
+        semantics = F.scaled_dot_product_attention(
+            q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)).squeeze(1)
         gate = self.se((semantics + pooled).mean(1))
         gate = gate.view(-1, 2, 1, gate.shape[-1] // 2).softmax(1)
         return self.proxy_ln(gate[:, 0] * semantics + gate[:, 1] * pooled)
