@@ -15,7 +15,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmsepvit.models import SepViT, convert_official_sepvit
-from mmsepvit.models.backbones import MSGTransformer
+from mmsepvit.models.backbones import (DualViT, MSGTransformer,
+                                       ShuffleTransformer)
 from mmsepvit.utils.measure import relative_error
 
 timm = pytest.importorskip('timm')
@@ -287,6 +288,27 @@ FAMILIES = [
                 'msg_tokens': torch.zeros(1),
                 'layers.0.blocks.0.norm1.weight': torch.zeros(1)
             }, 'msg2mmsepvit.py first'),
+    Family(
+        'shuffle', ShuffleTransformer, 'shuffle_t_300e_in1k.py',
+        dict(
+            embed_dims=[32, 64, 96, 128],
+            num_heads=[1, 2, 3, 4],
+            depths=[2, 2, 2, 2]), {}, {
+                'to_token.conv1.weight': torch.zeros(1),
+                'stage1.layers.0.0.norm1.weight': torch.zeros(1)
+            }, 'shuffle2mmsepvit.py first'),
+    # Stage 4 as wide as Dual-ViT-S's: the config's head has 14 heads.
+    Family(
+        'dualvit', DualViT, 'dualvit_s_300e_in1k.py',
+        dict(
+            stem_width=16,
+            embed_dims=[16, 32, 48, 448],
+            num_heads=[1, 2, 3, 14],
+            depths=[1, 1, 1, 1],
+            mlp_ratios=[8, 8, 4, 3]), {}, {
+                'patch_embed1.proj.weight': torch.zeros(1),
+                'block1.0.norm1.weight': torch.zeros(1)
+            }, 'dualvit2mmsepvit.py first'),
 ]
 by_prefix = pytest.mark.parametrize(
     'family', FAMILIES, ids=[f.prefix for f in FAMILIES])
@@ -311,8 +333,7 @@ def config(family: Family, arch: dict = None) -> Config:
 
 def micro_checkpoint(family: Family, folder: Path, **kwargs) -> str:
     """Weights of the family's micro classifier (1000 classes)."""
-    model = perturbed(
-        create(f'{family.prefix}_tiny', arch=family.micro, **kwargs))
+    model = perturbed(create(entries(family)[0], arch=family.micro, **kwargs))
     return save(folder / f'{family.prefix}_micro.pth', model.state_dict())
 
 
@@ -361,7 +382,7 @@ def test_family_classifier_is_mmpretrains_model(tmp_path, family):
                     'docs/timm_and_transformers.md')
     mm_model = perturbed(mm_model)
     path = save(tmp_path / 'epoch_1.pth', mm_model.state_dict())
-    model = create(f'{family.prefix}_tiny', arch=family.micro, path=path)
+    model = create(entries(family)[0], arch=family.micro, path=path)
     state, mm_state = model.state_dict(), mm_model.state_dict()
     assert state.keys() == mm_state.keys()
     assert all(torch.equal(state[k], mm_state[k]) for k in state)
@@ -372,7 +393,9 @@ def test_family_classifier_is_mmpretrains_model(tmp_path, family):
             pooled = model.forward_head(
                 model.forward_features(x), pre_logits=True)
             assert relative_error(logits, mm_model(x, mode='tensor')) < 1e-5
-            assert relative_error(pooled, mm_model.extract_feat(x)[-1]) < 1e-5
+            assert relative_error(
+                pooled,
+                mm_model.head.pre_logits(mm_model.extract_feat(x))) < 1e-5
     assert logits.shape == (2, 1000)
 
 
@@ -384,7 +407,7 @@ def test_family_features_only_is_the_dense_backbone(tmp_path, family):
     gets a gradient."""
     path = micro_checkpoint(family, tmp_path)
     features = create(
-        f'{family.prefix}_tiny',
+        entries(family)[0],
         arch=family.micro,
         path=path,
         features_only=True,
@@ -418,7 +441,7 @@ def test_family_features_only_is_the_dense_backbone(tmp_path, family):
 
 @by_prefix
 def test_family_bad_input_names_the_problem(tmp_path, family):
-    name = f'{family.prefix}_tiny'
+    name = entries(family)[0]
     with pytest.raises(RuntimeError, match=f'{family.prefix}_huge'):
         timm.create_model(f'{family.prefix}_huge')
     for out_indices in ((0, 4), 5):
@@ -522,7 +545,7 @@ def test_a_family_with_its_own_head(tmp_path, monkeypatch, request):
         assert few(x).shape == (1, 10)
         few.reset_classifier(0)
         torch.testing.assert_close(
-            few(x), model.forward_head(last, pre_logits=True))
+            few(x), model.forward_head((last, ), pre_logits=True))
     features = create(
         'toyfamily_tiny', arch=arch, path=path, features_only=True)
     assert not any('head.' in k for k in features.state_dict())

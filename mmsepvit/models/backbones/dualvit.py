@@ -640,6 +640,11 @@ class DualViT(MultiStageBackbone):
         Raises:
             ValueError: Keys missing, unexpected or mis-shaped, each listed.
         """
+        if any(k.startswith(('patch_embed1.', 'block1.')) for k in state_dict):
+            raise ValueError(
+                f"{source} is in the layout of the authors' released Dual-ViT "
+                'code: convert it with '
+                'tools/model_converters/dualvit2mmsepvit.py first')
         if not self.classifier:
             state_dict = self._from_classifier(state_dict, source)
         check_state_dict(state_dict, self, source)
@@ -721,8 +726,9 @@ class DualViT(MultiStageBackbone):
             norm = getattr(self, f'norm{i}', None)
             if norm is not None:
                 x = norm(x)
-            if i < self.num_stages - 1:
-                semantics = getattr(self, f'norm_proxy{i}')(semantics)
+            proxy_norm = getattr(self, f'norm_proxy{i}', None)
+            if proxy_norm is not None:  # stages 1-3 (not once pruned)
+                semantics = proxy_norm(semantics)
             x = x.transpose(1, 2).view(batch, -1, height, width)
             maps.append(x)
         return maps, semantics
@@ -862,12 +868,21 @@ class DualViTClsHead(BaseModule):
         cls = cls + block.attn.proj(attn)
         return cls + block.mlp.fc2(F.gelu(block.mlp.fc1(block.norm2(cls))))
 
-    def _logits(self, feats: tuple) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The class token's logits and the normed pixel tokens."""
+    def _features(self, feats: tuple) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The normed class token and the pixel tokens."""
         pixels, semantics = feats[-1]
         pixels = pixels.flatten(2).transpose(1, 2)
         cls = self._class_token(torch.cat([pixels, semantics], 1))
-        return self.fc(self.norm(cls[:, 0])), pixels
+        return self.norm(cls[:, 0]), pixels
+
+    def pre_logits(self, feats: tuple) -> torch.Tensor:
+        """The normed class token, what ``fc`` classifies."""
+        return self._features(feats)[0]
+
+    def _logits(self, feats: tuple) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The class token's logits and the pixel tokens."""
+        cls, pixels = self._features(feats)
+        return self.fc(cls), pixels
 
     def forward(self, feats: tuple) -> torch.Tensor:
         """The logits: the class token's, plus ``aux_weight`` times the

@@ -18,6 +18,7 @@ segmentation configs. A classifier checkpoint starts the dense layout
 through the backbone's ``transfer_state_dict``.
 """
 import dataclasses
+import inspect
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -96,8 +97,9 @@ class TimmFamily:
         backbone then names the problem)."""
         if isinstance(arch, str):
             arch = self.backbone.arch_zoo.get(arch.lower(), {})
-        lengths = [len(v) for v in dict(arch).values()] if isinstance(
-            arch, dict) else []
+        lengths = [
+            len(v) for v in arch.values() if isinstance(v, (list, tuple))
+        ] if isinstance(arch, dict) else []
         return lengths[0] if lengths else 4
 
 
@@ -142,11 +144,14 @@ class TimmBackboneModel(nn.Module):
             raise ValueError(f'{family.name}: unknown layout {layout!r}; '
                              f'choose one of {list(LAYOUTS)}')
         classifier = layout == 'classifier'
-        kwargs = dict(
-            in_channels=in_chans,
-            drop_rate=proj_drop_rate,
-            attn_drop_rate=attn_drop_rate,
-            drop_path_rate=drop_path_rate)
+        kwargs = dict(in_channels=in_chans, drop_path_rate=drop_path_rate)
+        # Not every backbone has dropout: asked for, it must exist.
+        for name, rate in (('drop_rate', proj_drop_rate), ('attn_drop_rate',
+                                                           attn_drop_rate)):
+            if rate:
+                if name not in inspect.signature(family.backbone).parameters:
+                    raise ValueError(f'{family.name} has no {name}')
+                kwargs[name] = rate
         if img_size is not None:
             if not (classifier and family.fixed_input_size):
                 raise ValueError(
@@ -231,8 +236,11 @@ class TimmBackboneModel(nn.Module):
         if hasattr(self.head, 'num_classes'):
             self.head.num_classes = num_classes
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last stage's NCHW map."""
+    def forward_features(self, x: torch.Tensor) -> Any:
+        """The last stage's NCHW map; for a family's own (mmpretrain-style)
+        head, the backbone's outputs as that head takes them."""
+        if not self._timm_head:
+            return self.backbone(x)
         return self.backbone.stage_outputs(x, self.num_stages - 1)[-1]
 
     def forward_head(self,
@@ -242,8 +250,8 @@ class TimmBackboneModel(nn.Module):
             return self.head(x, pre_logits=pre_logits)
         # mmpretrain's heads take the tuple of the backbone's outputs.
         if pre_logits:
-            return self.head.pre_logits((x, ))
-        return self.head((x, ))
+            return self.head.pre_logits(x)
+        return self.head(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
