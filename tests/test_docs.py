@@ -108,8 +108,8 @@ def test_model_index_names_every_config():
         family = next(k for k in COLLECTIONS if f'{k}_' in model.name)
         assert model.in_collection == COLLECTIONS[family]
         assert not model.results and not model.weights, model.name
-    assert sorted(c.name for c in index.collections) == sorted(
-        COLLECTIONS.values())
+    assert sorted(c.name
+                  for c in index.collections) == sorted(COLLECTIONS.values())
     for collection in index.collections:
         assert collection.readme_content() == CONFIGS_README.read_text()
     assert index.check(silent=True) == []
