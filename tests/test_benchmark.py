@@ -24,20 +24,17 @@ from mmsepvit.benchmark.sweep import (format_sweep, plot_sweep,
 ROOT = Path(__file__).resolve().parents[1]
 # The config whose backbone each row of the table restates.
 PUBLISHED = {
-    'SepViT-T':
-    'configs/retinanet_sepvit_t_1x_coco.py',
-    'SepViT-S':
-    'configs/retinanet_sepvit_s_1x_coco.py',
-    'SepViT-B':
-    'configs/upernet_sepvit_b_160k_ade20k.py',
-    'Swin-T':
-    'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
-    'Swin-S':
-    'mmdet::swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py',
-    'PVTv2-b2':
-    'mmdet::pvt/retinanet_pvtv2-b2_fpn_1x_coco.py',
+    'SepViT-T': 'configs/retinanet_sepvit_t_1x_coco.py',
+    'SepViT-S': 'configs/retinanet_sepvit_s_1x_coco.py',
+    'SepViT-B': 'configs/upernet_sepvit_b_160k_ade20k.py',
+    'Swin-T': 'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
+    'Swin-S': 'mmdet::swin/mask-rcnn_swin-s-p4-w7_fpn_amp-ms-crop-3x_coco.py',
+    'PVTv2-b2': 'mmdet::pvt/retinanet_pvtv2-b2_fpn_1x_coco.py',
     'Twins-SVT-S':
     'mmseg::twins/twins_svt-s_fpn_fpnhead_8xb4-80k_ade20k-512x512.py',
+    'DualViT-S': 'configs/retinanet_dualvit_s_1x_coco.py',
+    'Shuffle-T': 'configs/mask_rcnn_shuffle_t_1x_coco.py',
+    'MSG-T': 'configs/cascade_mask_rcnn_msg_t_3x_ms_coco.py',
 }
 # What the rows leave out: weights and outputs, the same for every row.
 NOT_RESTATED = ('init_cfg', 'pretrained', 'out_indices', 'convert_weights',

@@ -1,12 +1,14 @@
-"""Every way a user runs SepViT: the README's launch scripts as printed (2
-processes with gloo on the CPU, with the fine-tuning options), mmdet's,
-mmseg's and mmpretrain's own tools, mim, and the Inferencer APIs."""
+"""Every way a user runs SepViT (and the peers' classifiers): the README's
+launch scripts as printed (2 processes with gloo on the CPU, with the
+fine-tuning options), mmdet's, mmseg's and mmpretrain's own tools, mim, and
+the Inferencer APIs."""
 import os
 import pickle
 import sys
 from pathlib import Path
 
 import mmdet
+import mmpretrain
 import mmseg
 import pytest
 import torch
@@ -315,6 +317,38 @@ def test_mim_train_and_test(toy_workspace, mim_checkpoint):
         mim_checkpoint,
         '--work-dir',
         mim_checkpoint.parent,
+        cwd=toy_workspace).log
+    assert 'accuracy/top1' in log
+
+
+@pytest.mark.parametrize('config', [
+    'dualvit_s_toy_imagenet.py', 'shuffle_t_toy_imagenet.py',
+    'msg_t_toy_imagenet.py'
+])
+def test_peers_train_and_test_with_mmpretrains_tools(toy_workspace, config):
+    """The peers' classifiers (Dual-ViT's own head among them) through
+    mmpretrain's own train.py and test.py, which know them only through the
+    config's custom_imports."""
+    work_dir = toy_workspace / 'work_dirs' / 'peers' / config
+    launch(
+        sys.executable,
+        package_tool(mmpretrain, 'train.py'),
+        TOY / config,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1',
+        cwd=toy_workspace)
+    checkpoint = work_dir / 'epoch_1.pth'
+    assert 'random_state' in torch.load(checkpoint, weights_only=True)['meta']
+    log = launch(
+        sys.executable,
+        package_tool(mmpretrain, 'test.py'),
+        TOY / config,
+        checkpoint,
+        '--work-dir',
+        work_dir,
         cwd=toy_workspace).log
     assert 'accuracy/top1' in log
 

@@ -65,8 +65,14 @@ def weights(path: Path) -> dict:
             'train_cfg.max_iters=6', 'train_cfg.val_interval=2',
             'default_hooks.checkpoint.interval=2'
         ], 3, 'iter_6.pth'),
+        # A BatchNorm backbone (its running statistics resume too) with
+        # Mixup and CutMix: 40 images, batch 32, killed in epoch 2.
+        ('shuffle_t_toy_imagenet.py', [
+            'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+            'default_hooks.checkpoint.interval=1'
+        ], 3, 'epoch_2.pth'),
     ],
-    ids=['retinanet', 'fpn'])
+    ids=['retinanet', 'fpn', 'shuffle-classifier'])
 def test_killed_run_resumes_to_the_same_weights(toy_workspace, config,
                                                 schedule, kill_after, final):
     config, workspace = TOY / config, toy_workspace

@@ -38,13 +38,15 @@ BACKBONES: Dict[str, dict] = {
     'SepViT-T': dict(type='mmsepvit.SepViT', arch='tiny', drop_path_rate=0.2),
     'SepViT-S': dict(type='mmsepvit.SepViT', arch='small', drop_path_rate=0.3),
     'SepViT-B': dict(type='mmsepvit.SepViT', arch='base', drop_path_rate=0.5),
-    # configs/retinanet_dualvit_s_1x_coco.py (its stem BatchNorm trains here)
+    # configs/retinanet_dualvit_s_1x_coco.py
     'DualViT-S': dict(
-        type='mmsepvit.DualViT', arch='small', drop_path_rate=0.15),
-    # configs/mask_rcnn_shuffle_t_1x_coco.py, with BatchNorm for one process
+        type='mmsepvit.DualViT', arch='small', drop_path_rate=0.15,
+        norm_cfg=dict(type='BN', requires_grad=False), norm_eval=False),
+    # configs/mask_rcnn_shuffle_t_1x_coco.py (SyncBN: BatchNorm in one
+    # process)
     'Shuffle-T': dict(
-        type='mmsepvit.ShuffleTransformer', arch='tiny',
-        drop_path_rate=0.2),
+        type='mmsepvit.ShuffleTransformer', arch='tiny', drop_path_rate=0.2,
+        norm_cfg=dict(type='SyncBN')),
     # configs/cascade_mask_rcnn_msg_t_3x_ms_coco.py
     'MSG-T': dict(
         type='mmsepvit.MSGTransformer', arch='tiny', drop_path_rate=0.2),

@@ -11,13 +11,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_norm_layer
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 
-from mmsepvit.models.layers import DropPathResidual
+from mmsepvit.models.layers import DropPathResidual, build_norm
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 from .base_backbone import MultiStageBackbone
@@ -269,7 +268,7 @@ class Stem(BaseModule):
                     stride=2 if i == 0 else 1,
                     padding=3 if i == 0 else 1,
                     bias=False),
-                build_norm_layer(norm_cfg, stem_width)[1],
+                build_norm(norm_cfg, stem_width),
                 nn.ReLU(inplace=True)
             ]
         self.convs = nn.Sequential(*layers)

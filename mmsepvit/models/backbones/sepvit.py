@@ -18,8 +18,7 @@ from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 from mmengine.utils import to_2tuple
 
-from mmsepvit.models.layers import (DropPathResidual, ExecutionPath,
-                                    execution_path, linear, split_heads,
+from mmsepvit.models.layers import (DropPathResidual, linear, split_heads,
                                     window_merge, window_partition)
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict
@@ -168,12 +167,9 @@ class DepthwiseSeparableAttention(BaseModule):
             Tensor: (B, height, width, C).
         """
         B, num_windows, _, C = windows.shape
-        if execution_path(windows) is ExecutionPath.TRACE:
-            x = self._attention_for_export(windows)
-        else:
-            x = self.depthwise_attention(windows)
-            if self.pointwise:
-                x = self.pointwise_attention(x)
+        x = self.depthwise_attention(windows)
+        if self.pointwise:
+            x = self.pointwise_attention(x)
         # Step 6: merge the windows, crop the padding, project.
         x = window_merge(
             x.reshape(B, num_windows, -1, C), height, width, self.window_size)
@@ -223,40 +219,6 @@ class DepthwiseSeparableAttention(BaseModule):
         attn = F.dropout(attn.softmax(-1), self._attn_dropout(), self.training)
         return pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
                                         head_dims).permute(0, 2, 3, 1, 4)
-
-    def _attention_for_export(self, windows: torch.Tensor) -> torch.Tensor:
-        """Steps 3 to 5 as exporters should record them: the same values,
-        with the heads kept leading between the two attentions and no
-        transpose of more than four dimensions, which ONNX Runtime and
-        OpenVINO run on slow generic kernels.
-
-        Args:
-            windows (Tensor): (B, nW, T, C).
-
-        Returns:
-            Tensor: (B, nW, T', C), T' = T - 1 with pointwise attention.
-        """
-        B, num_windows, num_tokens, C = windows.shape
-        heads, head_dims = self.num_heads, self.head_dims
-        qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
-        # (B*nW, heads, T, d): the residual taken in the heads' layout.
-        x = windows.view(B * num_windows, num_tokens, heads,
-                         head_dims).transpose(1, 2)
-        x = x + F.scaled_dot_product_attention(*split_heads(qkv, heads))
-        if not self.pointwise:
-            return x.transpose(1, 2).reshape(B, num_windows, num_tokens, C)
-        tokens = x[:, :, 0].reshape(B, num_windows, C)
-        q, k = self.token_qk(self.token_act(self.token_norm(tokens))).view(
-            B, num_windows, 2 * heads, head_dims).transpose(1, 2).chunk(
-                2, dim=1)
-        num_pixels = num_tokens - 1
-        # (B, heads, nW, P*d): a window's pixels, per head, are one value.
-        v = x[:, :, 1:].reshape(B, num_windows, heads,
-                                num_pixels * head_dims).transpose(1, 2)
-        x = v + F.scaled_dot_product_attention(q, k, v)
-        x = x.transpose(1, 2).reshape(B * num_windows, heads, num_pixels,
-                                      head_dims).transpose(1, 2)
-        return x.reshape(B, num_windows, num_pixels, C)
 
     def _attn_dropout(self) -> float:
         return self.attn_drop if self.training else 0.

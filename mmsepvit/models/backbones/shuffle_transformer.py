@@ -10,14 +10,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsepvit.models.layers import (DropPathResidual, ExecutionPath,
-                                    execution_path, linear, split_heads,
-                                    window_merge, window_partition)
+                                    build_norm, execution_path, linear,
+                                    split_heads, window_merge,
+                                    window_partition)
 from mmsepvit.registry import register_model
 from .base_backbone import MultiStageBackbone
 
@@ -161,18 +161,18 @@ class ShuffleBlock(BaseModule):
                  with_cp: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
-        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.norm1 = build_norm(norm_cfg, embed_dims)
         self.attn = ShuffleWindowAttention(embed_dims, num_heads, window_size,
                                            shuffled, qkv_bias)
         self.drop_path = DropPathResidual(drop_path_rate)
-        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.norm2 = build_norm(norm_cfg, embed_dims)
         self.local = nn.Conv2d(
             embed_dims,
             embed_dims,
             window_size,
             padding=window_size // 2,
             groups=embed_dims)
-        self.norm3 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.norm3 = build_norm(norm_cfg, embed_dims)
         hidden_dims = int(embed_dims * mlp_ratio)
         self.fc1 = nn.Linear(embed_dims, hidden_dims)
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
@@ -202,7 +202,7 @@ class PatchMerging(BaseModule):
     def __init__(self, in_channels: int, out_channels: int,
                  norm_cfg: dict) -> None:
         super().__init__()
-        self.norm = build_norm_layer(norm_cfg, in_channels)[1]
+        self.norm = build_norm(norm_cfg, in_channels)
         self.reduction = nn.Conv2d(
             in_channels, out_channels, 2, stride=2, bias=False)
 
@@ -243,9 +243,9 @@ class Stem(BaseModule):
                  norm_cfg: dict) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, hidden_dims, 3, 2, 1)
-        self.norm1 = build_norm_layer(norm_cfg, hidden_dims)[1]
+        self.norm1 = build_norm(norm_cfg, hidden_dims)
         self.conv2 = nn.Conv2d(hidden_dims, out_channels, 3, 2, 1)
-        self.norm2 = build_norm_layer(norm_cfg, out_channels)[1]
+        self.norm2 = build_norm(norm_cfg, out_channels)
         self.proj = nn.Conv2d(out_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
