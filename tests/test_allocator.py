@@ -33,14 +33,16 @@ def churn(mode: str, **env) -> tuple:
     return message, faults
 
 
+@pytest.mark.slow
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
     _, default = churn('default')
     message, keep = churn('keep')
     assert 'glibc keeps freed memory' in message
     assert default > 10 * 16000  # every block faulted in again
-    assert keep < 1000
+    assert keep < default / 20
 
 
+@pytest.mark.slow
 def test_the_users_allocator_settings_win():
     message, faults = churn('keep', MALLOC_TRIM_THRESHOLD_='131072')
     assert message == 'allocator: left as set by MALLOC_TRIM_THRESHOLD_'

@@ -328,7 +328,7 @@ def test_mim_train_and_test(toy_workspace, mim_checkpoint):
 def test_peers_train_and_test_with_mmpretrains_tools(toy_workspace, config):
     """The peers' classifiers (Dual-ViT's own head among them) through
     mmpretrain's own train.py and test.py, which know them only through the
-    config's custom_imports."""
+    config's custom_imports: 3 epochs, just past the warm-up."""
     work_dir = toy_workspace / 'work_dirs' / 'peers' / config
     launch(
         sys.executable,
@@ -337,10 +337,11 @@ def test_peers_train_and_test_with_mmpretrains_tools(toy_workspace, config):
         '--work-dir',
         work_dir,
         '--cfg-options',
-        'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1',
+        'train_cfg.max_epochs=3',
+        'train_cfg.val_interval=3',
+        'default_hooks.checkpoint.interval=3',
         cwd=toy_workspace)
-    checkpoint = work_dir / 'epoch_1.pth'
+    checkpoint = work_dir / 'epoch_3.pth'
     assert 'random_state' in torch.load(checkpoint, weights_only=True)['meta']
     log = launch(
         sys.executable,

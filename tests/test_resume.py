@@ -66,11 +66,12 @@ def weights(path: Path) -> dict:
             'default_hooks.checkpoint.interval=2'
         ], 3, 'iter_6.pth'),
         # A BatchNorm backbone (its running statistics resume too) with
-        # Mixup and CutMix: 40 images, batch 32, killed in epoch 2.
+        # Mixup and CutMix: 40 images, batch 32, killed in epoch 3 (just past
+        # the 2-epoch warm-up).
         ('shuffle_t_toy_imagenet.py', [
-            'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+            'train_cfg.max_epochs=3', 'train_cfg.val_interval=3',
             'default_hooks.checkpoint.interval=1'
-        ], 3, 'epoch_2.pth'),
+        ], 5, 'epoch_3.pth'),
     ],
     ids=['retinanet', 'fpn', 'shuffle-classifier'])
 def test_killed_run_resumes_to_the_same_weights(toy_workspace, config,
