@@ -31,6 +31,7 @@ def test_autocast_at_800x1280_stays_finite(dtype):
         assert ((out.float() - ref).abs().max() / ref.abs().max()) < 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('train', [False, True], ids=['eval', 'train'])
 def test_backbone_compiles_without_graph_breaks(train):
     model = SepViT(arch='lite', drop_path_rate=0.1).train(train)

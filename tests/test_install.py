@@ -22,6 +22,7 @@ def test_model_works_without_the_openmmlab_codebases():
     assert 'core install: mmsepvit, SepViT and the timm entries work' in log
 
 
+@pytest.mark.slow
 def test_hidden_codebases_would_be_caught():
     """The check fails where a codebase gets imported."""
     code = ('import mmdet, runpy\n'

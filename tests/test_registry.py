@@ -58,6 +58,7 @@ def test_custom_imports_in_an_mmseg_config(tmp_path):
     assert isinstance(model.backbone, SepViT)
 
 
+@pytest.mark.slow
 def test_importing_mmsepvit_leaves_mmdet_and_mmseg_alone():
     code = ('import sys, mmsepvit; '
             "print(sorted(m for m in ('mmdet', 'mmseg', 'mmpretrain') "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (or reuse) .venv, then run the test suite. Extra arguments go to
 # pytest. --fast runs the unit tier only (models, layers, converters,
-# configs, errors: under 90 s on 2 cores), leaving out the tests marked slow
+# configs, errors: about 2 minutes on 2 cores), leaving out the tests marked slow
 # (training, export, launched tools).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
