@@ -27,9 +27,10 @@ RUNS = {
         'train_cfg.max_iters=2', 'train_cfg.val_begin=100',
         'default_hooks.checkpoint.interval=2'
     ], [], 'mIoU'),
+    # Past the 2-epoch warm-up, after which the cosine schedule begins.
     'dualvit_s_toy_imagenet': ([
-        'train_cfg.max_epochs=1', 'train_cfg.val_begin=100',
-        'default_hooks.checkpoint.interval=1'
+        'train_cfg.max_epochs=3', 'train_cfg.val_begin=100',
+        'default_hooks.checkpoint.interval=3'
     ], [], 'accuracy/top1'),
 }
 
@@ -42,7 +43,8 @@ def test_toy_config_trains_and_tools_test_reports(name, toy_workspace,
     work_dir = toy_workspace / 'work_dirs' / name
     run_tool(toy_workspace, str(ROOT / 'tools' / 'train.py'), str(config),
              '--work-dir', str(work_dir), '--cfg-options', *train_options)
-    checkpoint = next(work_dir / f for f in ('epoch_1.pth', 'iter_2.pth')
+    checkpoint = next(work_dir / f
+                      for f in ('epoch_1.pth', 'iter_2.pth', 'epoch_3.pth')
                       if (work_dir / f).is_file())
     state_dict = torch.load(checkpoint, weights_only=True)['state_dict']
     assert any(k.startswith('backbone.stages.3.') for k in state_dict)

@@ -5,11 +5,7 @@
 # (16-128 channels, one block a stage, the real regions) so that an epoch
 # takes seconds on 2 CPU cores. The backbone pads the 64x64 images to
 # 224x224; stage 4 then has one MSG token, as at 224.
-_base_ = '../msg_t_300e_in1k.py'
-
-data_root = 'data/toy_imagenet'
-classes = ('checks', 'circle', 'square', 'stripes', 'triangle')
-img_size = 64
+_base_ = ['../msg_t_300e_in1k.py', './_base_/toy_imagenet.py']
 
 model = dict(
     backbone=dict(
@@ -19,75 +15,30 @@ model = dict(
             num_heads=[1, 2, 4, 8],
             depths=[1, 1, 1, 1],
             region_sizes=[4, 4, 2, 1])),
-    head=dict(in_channels=128, num_classes=len(classes)))
-data_preprocessor = dict(num_classes=len(classes))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=img_size,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandAugment',
-        policies='timm_increasing',
-        num_policies=2,
-        total_level=10,
-        magnitude_level=9,
-        magnitude_std=0.5,
-        hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
-    dict(
-        type='RandomErasing',
-        erase_prob=0.25,
-        mode='rand',
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        fill_color=[103.53, 116.28, 123.675],
-        fill_std=[57.375, 57.12, 58.395]),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=img_size * 8 // 7,  # 256 / 224, as for ImageNet
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=img_size),
-    dict(type='PackInputs'),
-]
-dataset = dict(
-    type='CustomDataset', data_root=data_root, metainfo=dict(classes=classes))
+    head=dict(
+        in_channels=128, num_classes={{_base_.toy_imagenet_num_classes}}))
+data_preprocessor = dict(num_classes={{_base_.toy_imagenet_num_classes}})
 train_dataloader = dict(
     batch_size=32,
     num_workers=1,
     dataset=dict(
-        dataset, _delete_=True, data_prefix='train', pipeline=train_pipeline))
+        _delete_=True,
+        type='CustomDataset',
+        data_root={{_base_.toy_imagenet_root}},
+        metainfo={{_base_.toy_imagenet_metainfo}},
+        data_prefix='train',
+        pipeline={{_base_.toy_imagenet_train_pipeline}}))
 val_dataloader = dict(
     batch_size=32,
     num_workers=1,
     dataset=dict(
-        dataset, _delete_=True, data_prefix='val', pipeline=test_pipeline))
+        _delete_=True,
+        type='CustomDataset',
+        data_root={{_base_.toy_imagenet_root}},
+        metainfo={{_base_.toy_imagenet_metainfo}},
+        data_prefix='val',
+        pipeline={{_base_.toy_imagenet_test_pipeline}}))
 test_dataloader = val_dataloader
-
-max_epochs = 20
-warmup_epochs = 2
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=1e-5,
-        by_epoch=True,
-        begin=warmup_epochs)
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
-default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
+param_scheduler = {{_base_.toy_imagenet_param_scheduler}}
+train_cfg = {{_base_.toy_imagenet_train_cfg}}
+default_hooks = {{_base_.toy_imagenet_default_hooks}}
