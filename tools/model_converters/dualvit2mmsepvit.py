@@ -8,13 +8,9 @@ checkpoint, into the dense ``DualViT`` with
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 """
 import argparse
-import os
-import os.path as osp
-
-import torch
 
 from mmsepvit.models.utils import convert_official_dualvit
-from mmsepvit.utils import extract_state_dict, load_local_checkpoint
+from mmsepvit.models.utils.converted_file import read_released, save_converted
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,27 +27,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    state_dict = extract_state_dict(
-        load_local_checkpoint(args.src, map_location='cpu'), args.src)
+    state_dict = read_released(args.src)
     converted, unused, layout = convert_official_dualvit(
         state_dict, dense=args.dense)
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(
-        dict(
-            state_dict=converted,
-            meta=dict(
-                converted_from=osp.basename(args.src),
-                layout=layout,
-                unused_keys=unused)), args.dst)
-    num_params = sum(v.numel() for v in converted.values())
-    print(f'Converted {len(converted)} tensors ({num_params / 1e6:.3f} M '
-          f'values) of a released Dual-ViT checkpoint to the {layout} '
-          f'layout in {args.dst}')
-    if unused:
-        print(f'Left out {len(unused)} tensors with no counterpart in the '
-              f'{layout} layout:')
-        for key in unused:
-            print(f'  {key}')
+    save_converted(
+        args.dst, converted, args.src, 'Dual-ViT', layout, unused=unused)
 
 
 if __name__ == '__main__':

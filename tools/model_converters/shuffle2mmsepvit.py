@@ -8,13 +8,9 @@ configs/shuffle_*_300e_in1k.py (``load_from``), and into
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 """
 import argparse
-import os
-import os.path as osp
-
-import torch
 
 from mmsepvit.models.utils import convert_official_shuffle
-from mmsepvit.utils import extract_state_dict, load_local_checkpoint
+from mmsepvit.models.utils.converted_file import read_released, save_converted
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,19 +22,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    state_dict = extract_state_dict(
-        load_local_checkpoint(args.src, map_location='cpu'), args.src)
+    state_dict = read_released(args.src)
     converted, layout = convert_official_shuffle(state_dict)
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(
-        dict(
-            state_dict=converted,
-            meta=dict(converted_from=osp.basename(args.src), layout=layout)),
-        args.dst)
-    num_params = sum(v.numel() for v in converted.values())
-    print(f'Converted {len(converted)} tensors ({num_params / 1e6:.3f} M '
-          f'values) of a released Shuffle Transformer {layout} checkpoint '
-          f'to {args.dst}')
+    save_converted(args.dst, converted, args.src, 'Shuffle Transformer',
+                   layout)
 
 
 if __name__ == '__main__':
