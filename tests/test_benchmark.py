@@ -11,13 +11,14 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.registry import MODELS
 
-from mmsepvit.benchmark.measure import (forward_step, measure_runtimes,
-                                        measure_sweep, training_step)
+from mmsepvit.benchmark.measure import (forward_step, matmul_rates,
+                                        measure_runtimes, measure_sweep,
+                                        training_step)
 from mmsepvit.benchmark.models import (BACKBONES, backbone_config,
                                        build_backbone)
 from mmsepvit.benchmark.profile import page_faults, profile_breakdown
-from mmsepvit.benchmark.report import (COLUMNS, add_peak_shares, format_table,
-                                       with_multiply_adds)
+from mmsepvit.benchmark.report import (COLUMNS, add_peak_shares, format_peak,
+                                       format_table, with_multiply_adds)
 from mmsepvit.benchmark.sweep import (format_sweep, plot_sweep,
                                       sepvit_flop_shares)
 
@@ -133,6 +134,17 @@ def test_rates_are_shares_of_the_matmul_peak():
     assert runtime['gmacs_per_s_800x1280'] == 200.
     assert runtime['peak_share_800x1280'] == 0.5
     assert 'train_peak_share' not in runtime
+
+
+def test_matmul_peak_is_the_fastest_kernel_library():
+    """PyTorch's BLAS and oneDNN are both probed on the CPU (they differ
+    by about twice on AMD CPUs), and the peak named is the faster."""
+    rates = matmul_rates('cpu', runs=2, size=256)
+    assert set(rates) == {'BLAS matmul', 'oneDNN'}
+    assert all(rate > 0 for rate in rates.values())
+    line = format_peak({'BLAS matmul': 95., 'oneDNN': 213.})
+    assert '213 G multiply-adds/s (oneDNN; BLAS matmul 95)' in line
+    assert format_peak({'BLAS matmul': 95.}).endswith('(BLAS matmul)')
 
 
 @pytest.mark.slow

@@ -78,17 +78,35 @@ def training_step(model: nn.Module, x: torch.Tensor, amp: bool) -> Step:
     return step
 
 
-def matmul_peak(device: str, runs: int = 20, size: int = 2048) -> float:
-    """This device's float32 matmul rate (G multiply-adds/s): the fastest
-    of ``runs`` large square products, the ceiling for models made of
-    matrix products."""
+def matmul_rates(device: str,
+                 runs: int = 20,
+                 size: int = 2048) -> Dict[str, float]:
+    """This device's float32 matrix-product rates (G multiply-adds/s), per
+    kernel library PyTorch reaches: the fastest of ``runs`` large square
+    products each.
+
+    On the CPU, ``torch.matmul`` runs the BLAS PyTorch was built with (MKL),
+    which on AMD CPUs keeps to its AVX2 code, while oneDNN (PyTorch's
+    convolutions, OpenVINO's matmuls) uses AVX-512: the two can differ by
+    twice, so the ceiling of a model is the faster one.
+    """
     a, b = torch.randn(2, size, size, device=device).unbind(0)
+    products = {'BLAS matmul': lambda: a @ b}
+    if device == 'cpu' and torch.backends.mkldnn.is_available():
+        onednn_a = a.to_mkldnn()
+        onednn_b = b.t().contiguous().to_mkldnn()
+        products['oneDNN'] = lambda: torch._C._nn.mkldnn_linear(
+            onednn_a, onednn_b, None)
     wait = synchronizer(device)
-    median_seconds(lambda: a @ b, runs=1, synchronize=wait)  # warms up
-    seconds = min(
-        median_seconds(lambda: a @ b, runs=1, warmup=0, synchronize=wait)
-        for _ in range(runs))
-    return size**3 / seconds / 1e9
+    rates = {}
+    with torch.no_grad():
+        for name, product in products.items():
+            median_seconds(product, runs=1, synchronize=wait)  # warms up
+            seconds = min(
+                median_seconds(product, runs=1, warmup=0, synchronize=wait)
+                for _ in range(runs))
+            rates[name] = size**3 / seconds / 1e9
+    return rates
 
 
 def measure_inference(model: nn.Module, device: str, runs: int,
