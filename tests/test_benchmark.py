@@ -19,6 +19,7 @@ from mmsepvit.benchmark.models import (BACKBONES, backbone_config,
 from mmsepvit.benchmark.profile import page_faults, profile_breakdown
 from mmsepvit.benchmark.report import (COLUMNS, add_peak_shares, format_peak,
                                        format_table, with_multiply_adds)
+from mmsepvit.benchmark.runtime_profile import run_runtime_profile
 from mmsepvit.benchmark.sweep import (format_sweep, plot_sweep,
                                       sepvit_flop_shares)
 
@@ -224,6 +225,20 @@ def test_profile_breakdown_sorts_time_by_kind():
     assert totals['linear layers (GEMM)'] > 0
     assert totals['LayerNorm'] > 0 and totals['optimizer'] > 0
     assert totals['attention'] == 0
+
+
+@pytest.mark.slow
+def test_runtime_profile_counts_the_exported_graph(capsys):
+    """Both runtimes' counters see the micro SepViT's matrix products, and
+    the printed tables hold the times they return."""
+    breakdowns = run_runtime_profile(
+        MICRO_SEPVIT, threads=1, shape=(64, 96), runs=2)
+    openvino, onnxruntime = breakdowns['openvino'], breakdowns['onnxruntime']
+    assert openvino['FullyConnected'] > 0
+    assert onnxruntime.get('MatMul', 0) + onnxruntime.get('Gemm', 0) > 0
+    printed = capsys.readouterr().out
+    assert 'exported at 64x96' in printed
+    assert f"| total | {sum(openvino.values()):.1f} |" in printed
 
 
 def test_page_faults_count_the_pages_a_step_maps_anew():

@@ -30,7 +30,9 @@ the page faults of each step.
 
 --profile MODEL breaks one 800x1280 forward and one 512x512 training step
 down by kind of operation (torch.profiler, self time), with their minor page
-faults.
+faults. --runtime-profile MODEL breaks MODEL's exported 800x1280 forward down
+by the runtimes' own counters (OpenVINO's PERF_COUNT by executed node type,
+ONNX Runtime's profiler by op).
 """
 import argparse
 import json
@@ -41,6 +43,7 @@ from mmsepvit.benchmark.models import (ALLOCATOR_MODELS, BACKBONES,
                                        SWEEP_MODELS, backbone_config)
 from mmsepvit.benchmark.profile import run_profile
 from mmsepvit.benchmark.report import run_allocator_comparison, run_benchmark
+from mmsepvit.benchmark.runtime_profile import run_runtime_profile
 from mmsepvit.benchmark.sweep import run_sweep
 from mmsepvit.benchmark.worker import Settings
 
@@ -110,9 +113,17 @@ def parse_args() -> argparse.Namespace:
         type=backbone,
         metavar='MODEL',
         help='break one forward and one training step of MODEL down')
+    parser.add_argument(
+        '--runtime-profile',
+        type=backbone,
+        metavar='MODEL',
+        help="break MODEL's exported forward down in OpenVINO and ONNX "
+        'Runtime')
     args = parser.parse_args()
-    if sum(map(bool, (args.sweep, args.profile, args.allocators))) > 1:
-        parser.error('--sweep, --profile and --allocators are separate runs')
+    modes = (args.sweep, args.profile, args.allocators, args.runtime_profile)
+    if sum(map(bool, modes)) > 1:
+        parser.error('--sweep, --profile, --runtime-profile and --allocators '
+                     'are separate runs')
     return args
 
 
@@ -122,6 +133,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.profile:
         run_profile(args.profile, args.threads, args.amp)
+        return
+    if args.runtime_profile:
+        run_runtime_profile(args.runtime_profile, args.threads, runs=args.runs)
         return
     settings = Settings(args.runs, args.threads, args.amp,
                         args.sweep_train_max)

@@ -13,7 +13,9 @@ import torch
 import torch.nn as nn
 
 from mmsepvit.deploy import export_onnx, require
-from mmsepvit.deploy.runtimes import thread_count
+from mmsepvit.deploy.runtimes import RUNTIME_NAMES, thread_count
+from .measure import describe
+from .models import build_backbone
 
 Breakdown = Dict[str, float]
 
@@ -111,3 +113,18 @@ def runtime_breakdowns(model: nn.Module,
         return dict(
             openvino=openvino_breakdown(path, size, threads, runs),
             onnxruntime=onnxruntime_breakdown(path, size, threads, runs))
+
+
+def run_runtime_profile(name: str,
+                        threads: Optional[int],
+                        shape: Tuple[int, int] = (800, 1280),
+                        runs: int = 3) -> Dict[str, Breakdown]:
+    """Print backbone ``name``'s exported forward at ``shape`` broken down
+    in each runtime, and return the breakdowns."""
+    torch.manual_seed(0)
+    breakdowns = runtime_breakdowns(build_backbone(name), shape, threads, runs)
+    print(f'{name} exported at {shape[0]}x{shape[1]}, batch 1, '
+          f'{describe("cpu", threads)}: median of {runs} runs')
+    for runtime, breakdown in breakdowns.items():
+        print(f'\n{RUNTIME_NAMES[runtime]}\n{format_breakdown(breakdown)}')
+    return breakdowns
