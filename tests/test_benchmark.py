@@ -19,7 +19,8 @@ from mmsepvit.benchmark.models import (BACKBONES, backbone_config,
 from mmsepvit.benchmark.profile import page_faults, profile_breakdown
 from mmsepvit.benchmark.report import (COLUMNS, add_peak_shares, format_peak,
                                        format_table, with_multiply_adds)
-from mmsepvit.benchmark.runtime_profile import run_runtime_profile
+from mmsepvit.benchmark.runtime_profile import (run_runtime_profile,
+                                                runtime_breakdowns)
 from mmsepvit.benchmark.sweep import (format_sweep, plot_sweep,
                                       sepvit_flop_shares)
 
@@ -239,6 +240,20 @@ def test_runtime_profile_counts_the_exported_graph(capsys):
     printed = capsys.readouterr().out
     assert 'exported at 64x96' in printed
     assert f"| total | {sum(openvino.values()):.1f} |" in printed
+
+
+class TrainReturnsNone(torch.nn.Sequential):
+    """Overrides ``train`` without returning self, as mmdet's Swin does."""
+
+    def train(self, mode=True):
+        super().train(mode)
+
+
+def test_runtime_breakdowns_of_a_backbone_whose_train_returns_none():
+    model = TrainReturnsNone(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+    breakdowns = runtime_breakdowns(model, (32, 32), threads=1, runs=1)
+    assert sum(breakdowns['openvino'].values()) > 0
+    assert sum(breakdowns['onnxruntime'].values()) > 0
 
 
 def test_page_faults_count_the_pages_a_step_maps_anew():

@@ -107,8 +107,9 @@ def runtime_breakdowns(model: nn.Module,
     each runtime."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'backbone.onnx')
+        model.eval()  # not chained: mmdet's Swin returns None from train()
         with torch.no_grad():
-            export_onnx(model.eval(), shape, path)
+            export_onnx(model, shape, path)
         size = (1, 3, *shape)
         return dict(
             openvino=openvino_breakdown(path, size, threads, runs),
