@@ -199,26 +199,35 @@ class DepthwiseSeparableAttention(BaseModule):
         per window made from its token and, per head, the window's pixels as
         one value vector; plus the pixels (the second inner residual).
 
+        Every layout change is a transpose of at most four dimensions, which
+        the runtimes run on their fast kernels: the value vectors come from
+        one (window and pixel) by head transpose of the depthwise output,
+        and the residual sum is taken in their layout.
+
         Args:
             x (Tensor): (B, nW, 1 + P, heads, C / heads), tokens first.
 
         Returns:
-            Tensor: (B, nW, P, heads, C / heads), the pixels.
+            Tensor: (B, nW, P, C), the pixels.
         """
         B, num_windows, num_tokens, heads, head_dims = x.shape
-        tokens, pixels = x[:, :, 0], x[:, :, 1:]
-        q, k = self.token_qk(
-            self.token_act(
-                self.token_norm(tokens.reshape(B, num_windows, -1)))).view(
-                    B, num_windows, 2, heads,
-                    head_dims).permute(2, 0, 3, 1, 4).unbind(0)
         num_pixels = num_tokens - 1
-        v = pixels.permute(0, 3, 1, 2, 4).reshape(B, heads, num_windows,
-                                                  num_pixels * head_dims)
+        tokens = x[:, :, 0].reshape(B, num_windows, heads * head_dims)
+        qk = self.token_qk(self.token_act(self.token_norm(tokens)))
+        q, k = qk.view(B, num_windows, 2 * heads,
+                       head_dims).transpose(1, 2).chunk(
+                           2, dim=1)
+        # (B, nW*T, heads, d) -> (B*heads, nW, T, d), tokens dropped.
+        by_head = x.reshape(B, num_windows * num_tokens, heads, head_dims)
+        by_head = by_head.transpose(1, 2).reshape(B * heads, num_windows,
+                                                  num_tokens, head_dims)
+        v = by_head[:, :, 1:].reshape(B * heads, num_windows, -1)
         attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
         attn = F.dropout(attn.softmax(-1), self._attn_dropout(), self.training)
-        return pixels + (attn @ v).view(B, heads, num_windows, num_pixels,
-                                        head_dims).permute(0, 2, 3, 1, 4)
+        x = torch.baddbmm(v, attn.flatten(0, 1), v)  # v + attn @ v
+        x = x.view(B, heads, num_windows * num_pixels, head_dims)
+        return x.transpose(1, 2).reshape(B, num_windows, num_pixels,
+                                         heads * head_dims)
 
     def _attn_dropout(self) -> float:
         return self.attn_drop if self.training else 0.
