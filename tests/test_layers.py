@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from mmsepvit.models.layers import (DropPathResidual, ExecutionPath,
-                                    execution_path, split_heads, window_merge,
-                                    window_partition)
+                                    execution_path, project_heads, split_heads,
+                                    window_merge, window_partition)
 from mmsepvit.models.layers import windows as windows_module
 
 SIZES = [(14, 21), (9, 16), (5, 3), (8, 15), (22, 29)]
@@ -148,18 +148,28 @@ def test_split_heads_backward_writes_the_projection_layout():
     assert torch.equal(grad.view(3, 5, 3, 8)[:, :, 0], torch.ones(3, 5, 8))
 
 
-def test_exporters_split_heads_with_a_four_dimensional_transpose():
-    from mmsepvit.models.layers import heads
-    qkv = torch.randn(3, 5, 3 * 2 * 4)
-    reference = qkv.view(3, 5, 3, 2, 4).permute(2, 0, 3, 1, 4)
-    for got, expected in zip(heads._split_4d(qkv, 2), reference):
-        assert torch.equal(got, expected)
-    graph = torch.jit.trace(lambda t: split_heads(t, 2), qkv).graph
+@pytest.mark.parametrize('bias', [True, False])
+def test_exporters_project_heads_one_by_one(bias):
+    """Traced, the fused q/k/v projection runs as three, each with one
+    four-dimensional head transpose and no split of its output; the heads
+    equal the fused projection's, eager and traced."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 3 * 8, bias=bias).requires_grad_(False)
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        reference = layer(x).view(3, 5, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        traced = torch.jit.trace(lambda t: project_heads(t, layer, 2), x)
+        for heads in (project_heads(x, layer, 2), traced(x)):
+            for got, expected in zip(heads, reference):
+                torch.testing.assert_close(got, expected)
+    kinds = [node.kind() for node in traced.graph.nodes()]
+    assert kinds.count('aten::linear') == 3
+    assert not {'aten::split', 'aten::unbind', 'aten::permute'} & set(kinds)
     ranks = [
-        len(node.output().type().sizes()) for node in graph.nodes()
-        if node.kind() in ('aten::permute', 'aten::transpose')
+        len(node.output().type().sizes()) for node in traced.graph.nodes()
+        if node.kind() == 'aten::transpose'
     ]
-    assert ranks == [4]
+    assert ranks == [4, 4, 4]
 
 
 def test_drop_path_residual_is_stochastic_depth():

@@ -15,7 +15,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 
-from mmsepvit.models.layers import linear, split_heads
+from mmsepvit.models.layers import linear, project_heads
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict
 from .base_backbone import MultiStageBackbone
@@ -146,7 +146,7 @@ class MSGAttention(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1 + P, C) windows in and out, the MSG token first."""
         N, T, C = x.shape
-        q, k, v = split_heads(linear(x, self.qkv), self.num_heads)
+        q, k, v = project_heads(x, self.qkv, self.num_heads)
         x = F.scaled_dot_product_attention(
             q,
             k,

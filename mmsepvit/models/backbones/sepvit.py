@@ -18,7 +18,7 @@ from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 from mmengine.utils import to_2tuple
 
-from mmsepvit.models.layers import (DropPathResidual, linear, split_heads,
+from mmsepvit.models.layers import (DropPathResidual, linear, project_heads,
                                     window_merge, window_partition)
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict
@@ -186,9 +186,11 @@ class DepthwiseSeparableAttention(BaseModule):
             Tensor: (B, nW, T, heads, C / heads).
         """
         B, num_windows, num_tokens, C = windows.shape
-        qkv = linear(windows, self.qkv).view(B * num_windows, num_tokens, -1)
         x = F.scaled_dot_product_attention(
-            *split_heads(qkv, self.num_heads), dropout_p=self._attn_dropout())
+            *project_heads(
+                windows.view(B * num_windows, num_tokens, C), self.qkv,
+                self.num_heads),
+            dropout_p=self._attn_dropout())
         # The residual sum also brings the heads back to the channel layout.
         x = windows.view(B * num_windows, num_tokens, self.num_heads,
                          self.head_dims) + x.transpose(1, 2)

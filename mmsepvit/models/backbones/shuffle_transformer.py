@@ -16,7 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsepvit.models.layers import (DropPathResidual, ExecutionPath,
                                     build_norm, execution_path, linear,
-                                    split_heads, window_merge,
+                                    project_heads, window_merge,
                                     window_partition)
 from mmsepvit.registry import register_model
 from .base_backbone import MultiStageBackbone
@@ -111,8 +111,9 @@ class ShuffleWindowAttention(BaseModule):
             x.new_zeros(C),
             shuffled=self.shuffled)
         num_windows, tokens = windows.shape[1:3]
-        qkv = linear(windows, self.to_qkv).view(B * num_windows, tokens, -1)
-        q, k, v = split_heads(qkv, self.num_heads)
+        q, k, v = project_heads(
+            windows.view(B * num_windows, tokens, C), self.to_qkv,
+            self.num_heads)
         bias = self.position_bias()
         mask = self.padding_mask(H, W, x.device,
                                  execution_path(x) is ExecutionPath.TRACE)

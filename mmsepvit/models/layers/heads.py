@@ -3,8 +3,11 @@
 from typing import Tuple
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from .dispatch import ExecutionPath, execution_path
+from .fused_linear import linear
 
 
 def _split(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
@@ -30,21 +33,29 @@ class _SplitHeads(torch.autograd.Function):
                            2).flatten(2), None
 
 
-def _split_4d(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
-    """:func:`_split` with one four-dimensional transpose, for exporters:
-    runtimes run a five-dimensional one on a slow generic kernel."""
-    batch, tokens, _ = qkv.shape
-    heads = qkv.view(batch, tokens, 3 * num_heads, -1).transpose(1, 2)
-    return heads.chunk(3, dim=1)
-
-
 def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
     """Query, key and value views of (B', heads, T, C/heads) from the
     (B', T, 3C) output of a fused projection (channels q, k, v, each
     heads x head_dims)."""
-    path = execution_path(qkv)
-    if path is ExecutionPath.AUTOGRAD:
+    if execution_path(qkv) is ExecutionPath.AUTOGRAD:
         return _SplitHeads.apply(qkv, num_heads)
-    if path is ExecutionPath.TRACE:
-        return _split_4d(qkv, num_heads)
     return _split(qkv, num_heads)
+
+
+def project_heads(x: torch.Tensor, layer: nn.Linear,
+                  num_heads: int) -> Tuple[torch.Tensor, ...]:
+    """Query, key and value (B', heads, T, C/heads) of (B', T, C) tokens
+    through ``layer``, a fused q/k/v projection (output channels q, k, v).
+
+    Exporters record three projections, each with its own four-dimensional
+    head transpose, which OpenVINO folds into its attention kernel; the
+    split of one fused output ran on OpenVINO's reference kernel and its
+    transpose on a generic one.
+    """
+    if execution_path(x, layer.weight) is not ExecutionPath.TRACE:
+        return split_heads(linear(x, layer), num_heads)
+    batch, tokens, _ = x.shape
+    biases = ((None, ) * 3 if layer.bias is None else layer.bias.chunk(3))
+    return tuple(
+        F.linear(x, weight, bias).view(batch, tokens, num_heads, -1).transpose(
+            1, 2) for weight, bias in zip(layer.weight.chunk(3), biases))
