@@ -8,7 +8,8 @@ from mmengine.config import Config
 
 from mmsepvit.utils.tool_config import (apply_test_options,
                                         apply_train_options, enable_drawing,
-                                        enable_dumping, enable_tta)
+                                        enable_dumping, enable_tta,
+                                        read_config)
 
 TOY = Path(__file__).resolve().parents[1] / 'configs' / 'toy'
 CONFIGS = {
@@ -105,6 +106,30 @@ def test_train_options():
     cfg.pop('auto_scale_lr')
     with pytest.raises(ValueError, match='no auto_scale_lr.base_batch_size'):
         apply_train_options(cfg, args)
+
+
+@pytest.mark.parametrize(
+    'config,backbone',
+    [('mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py', 'SwinTransformer'),
+     ('mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_'
+      'ade20k-512x512.py', 'SwinTransformer'),
+     ('mmpretrain::swin_transformer/swin-tiny_16xb64_in1k.py',
+      'SwinTransformer')])
+def test_installed_packages_configs_are_read_by_name(config, backbone):
+    """The tools take an installed codebase's own config as
+    PACKAGE::PATH, as mmengine's hub names it."""
+    args = argparse.Namespace(
+        config=config, cfg_options={'model.backbone.with_cp': True})
+    cfg = read_config(args)
+    assert cfg.model.backbone.type == backbone
+    assert cfg.model.backbone.with_cp is True
+    assert cfg.default_scope == config.split('::')[0]
+
+
+def test_unknown_package_of_a_config_is_named():
+    args = argparse.Namespace(config='mmfoo::a/b.py', cfg_options=None)
+    with pytest.raises(ValueError, match="of .*mmdet.*, not 'mmfoo'"):
+        read_config(args)
 
 
 def test_mmseg_bases_resolve_when_the_fork_renamed_the_distribution(

@@ -7,6 +7,8 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config.utils import MODULE2PACKAGE
+from mmengine.hub import get_config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -17,7 +19,11 @@ def config_argument_parser(description: str) -> argparse.ArgumentParser:
     """A parser with ``config`` and ``--cfg-options``, the arguments of
     every tool that reads a config."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        'config',
+        help="config file, or an installed package's config as "
+        'PACKAGE::PATH (e.g. mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_'
+        'coco.py)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -27,8 +33,17 @@ def config_argument_parser(description: str) -> argparse.ArgumentParser:
 
 
 def read_config(args: argparse.Namespace) -> Config:
-    """``args.config`` with ``args.cfg_options`` merged in."""
-    cfg = Config.fromfile(args.config)
+    """``args.config`` (a file, or ``package::path`` in an installed
+    OpenMMLab package) with ``args.cfg_options`` merged in."""
+    if '::' in args.config:
+        package = args.config.split('::')[0]
+        if package not in MODULE2PACKAGE:
+            raise ValueError(
+                f'{args.config}: mmengine reads PACKAGE::PATH configs of '
+                f"{', '.join(sorted(MODULE2PACKAGE))}, not {package!r}")
+        cfg = get_config(args.config)
+    else:
+        cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg
