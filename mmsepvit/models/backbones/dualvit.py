@@ -16,7 +16,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import (constant_init, normal_init,
                                         trunc_normal_init)
 
-from mmsepvit.models.layers import DropPathResidual, build_norm
+from mmsepvit.models.layers import DropPathResidual, build_norm, project_heads
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict, load_pretrained_state_dict
 from .base_backbone import MultiStageBackbone
@@ -30,13 +30,6 @@ BLOCK_NORM_EPS = 1e-6
 # are an 8x8 grid (64 tokens at 224x224).
 POOL_SIZE = 7
 QUERY_GRID = 8
-
-
-def _heads(x: torch.Tensor, num_heads: int, parts: int = 1) -> torch.Tensor:
-    """(B, N, parts * C) -> (parts, B, heads, N, C / heads); channels are
-    laid out part-major, then head-major, as in the release."""
-    batch, tokens, _ = x.shape
-    return x.view(batch, tokens, parts, num_heads, -1).permute(2, 0, 3, 1, 4)
 
 
 def _merge_heads(x: torch.Tensor) -> torch.Tensor:
@@ -132,14 +125,16 @@ class DualAttention(BaseModule):
         projected pixel attention (B, N, C) and the updated semantic tokens
         out."""
         heads = self.num_heads
-        q, k, v = _heads(self.qkv_proxy(semantics), heads, 3)
+        q, k, v = project_heads(self.qkv_proxy[0](semantics),
+                                self.qkv_proxy[1], heads)
         semantics = self.drop_path(
             semantics,
             self.gamma1 *
             _merge_heads(F.scaled_dot_product_attention(q, k, v)))
 
-        q = _heads(self.q_proxy(self.q_proxy_ln(semantics)), heads)[0]
-        k, v = _heads(self.kv_proxy(x), heads, 2)
+        q, = project_heads(
+            self.q_proxy_ln(semantics), self.q_proxy, heads, parts=1)
+        k, v = project_heads(x, self.kv_proxy, heads, parts=2)
         semantics = self.drop_path(
             semantics,
             self.gamma2 *
@@ -147,8 +142,8 @@ class DualAttention(BaseModule):
         semantics = self.drop_path(
             semantics, self.gamma3 * self.mlp_proxy(self.p_ln(semantics)))
 
-        q = _heads(self.q(x), heads)[0]
-        k, v = _heads(self.kv(self.proxy_ln(semantics)), heads, 2)
+        q, = project_heads(x, self.q, heads, parts=1)
+        k, v = project_heads(self.proxy_ln(semantics), self.kv, heads, parts=2)
         x = _merge_heads(F.scaled_dot_product_attention(q, k, v))
         return self.proj(x), semantics
 
@@ -235,8 +230,8 @@ class MergeBlock(BaseModule):
 
     def _forward(self, z: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
         zn = self.norm1(z)
-        q = _heads(self.attn.q(zn), self.num_heads)[0]
-        k, v = _heads(self.attn.kv(zn), self.num_heads, 2)
+        q, = project_heads(zn, self.attn.q, self.num_heads, parts=1)
+        k, v = project_heads(zn, self.attn.kv, self.num_heads, parts=2)
         attn = _merge_heads(F.scaled_dot_product_attention(q, k, v))
         z = self.drop_path(z, self.gamma1 * self.attn.proj(attn))
         if self.is_last:
@@ -861,8 +856,8 @@ class DualViTClsHead(BaseModule):
         block = self.cls_block
         cls = tokens.mean(1, keepdim=True)
         z = block.norm1(torch.cat([cls, tokens], 1))
-        q = _heads(block.attn.q(z[:, :1]), self.num_heads)[0]
-        k, v = _heads(block.attn.kv(z), self.num_heads, 2)
+        q, = project_heads(z[:, :1], block.attn.q, self.num_heads, parts=1)
+        k, v = project_heads(z, block.attn.kv, self.num_heads, parts=2)
         attn = _merge_heads(F.scaled_dot_product_attention(q, k, v))
         cls = cls + block.attn.proj(attn)
         return cls + block.mlp.fc2(F.gelu(block.mlp.fc1(block.norm2(cls))))

@@ -15,7 +15,9 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import constant_init, trunc_normal_init
 
-from mmsepvit.models.layers import linear, project_heads
+from mmsepvit.models.layers import (linear, project_heads, window_merge,
+                                    window_partition)
+from mmsepvit.models.layers.dispatch import tracing
 from mmsepvit.registry import register_model
 from mmsepvit.utils import check_state_dict
 from .base_backbone import MultiStageBackbone
@@ -39,6 +41,14 @@ def _to_regions(x: torch.Tensor, region_size: int,
     window (the release's token order)."""
     B, H, W, C = x.shape
     side = region_size * window_size
+    if tracing():
+        # Windows of windows: transposes of at most four dimensions, which
+        # the runtimes run on their fast kernels.
+        fill = x.new_zeros(C)
+        regions = window_partition(x, side, fill)
+        windows = window_partition(
+            regions.view(-1, side, side, C), window_size, fill)
+        return windows.view(B, -1, region_size**2, window_size**2, C)
     x = x.view(B, H // side, region_size, window_size, W // side, region_size,
                window_size, C)
     return x.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(B, -1, region_size**2,
@@ -50,6 +60,12 @@ def _from_regions(x: torch.Tensor, height: int, width: int, region_size: int,
     """Inverse of :func:`_to_regions`: (B, H, W, C), a view where it can."""
     B, C = x.shape[0], x.shape[-1]
     side = region_size * window_size
+    if tracing():
+        regions = window_merge(
+            x.reshape(-1, region_size**2, window_size**2, C), side, side,
+            window_size)
+        return window_merge(
+            regions.view(B, -1, side * side, C), height, width, side)
     x = x.view(B, height // side, width // side, region_size, region_size,
                window_size, window_size, C)
     return x.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(B, height, width, C)
@@ -68,7 +84,7 @@ def msg_shuffle(msg: torch.Tensor) -> torch.Tensor:
     groups, C = msg.shape[-2:]
     if groups == 1:
         return msg
-    x = msg.unflatten(-1, (groups, C // groups)).transpose(-3, -2)
+    x = msg.reshape(-1, groups, groups, C // groups).transpose(1, 2)
     return x.reshape(msg.shape)
 
 

@@ -226,7 +226,8 @@ class DepthwiseSeparableAttention(BaseModule):
         v = by_head[:, :, 1:].reshape(B * heads, num_windows, -1)
         attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
         attn = F.dropout(attn.softmax(-1), self._attn_dropout(), self.training)
-        x = torch.baddbmm(v, attn.flatten(0, 1), v)  # v + attn @ v
+        # Not baddbmm: mmengine's FLOP counter skips it.
+        x = v + attn.flatten(0, 1) @ v
         x = x.view(B, heads, num_windows * num_pixels, head_dims)
         return x.transpose(1, 2).reshape(B, num_windows, num_pixels,
                                          heads * head_dims)

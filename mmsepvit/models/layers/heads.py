@@ -10,10 +10,11 @@ from .dispatch import ExecutionPath, execution_path
 from .fused_linear import linear
 
 
-def _split(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
-    batch, tokens, _ = qkv.shape
-    return qkv.view(batch, tokens, 3, num_heads, -1).permute(2, 0, 3, 1,
-                                                             4).unbind(0)
+def _split(fused: torch.Tensor, num_heads: int,
+           parts: int) -> Tuple[torch.Tensor, ...]:
+    batch, tokens, _ = fused.shape
+    return fused.view(batch, tokens, parts, num_heads,
+                      -1).permute(2, 0, 3, 1, 4).unbind(0)
 
 
 class _SplitHeads(torch.autograd.Function):
@@ -22,40 +23,46 @@ class _SplitHeads(torch.autograd.Function):
     once."""
 
     @staticmethod
-    def forward(ctx, qkv, num_heads):
-        return _split(qkv, num_heads)
+    def forward(ctx, fused, num_heads, parts):
+        return _split(fused, num_heads, parts)
 
     @staticmethod
     def backward(ctx, *grads):
         given = next(g for g in grads if g is not None)
         grads = [torch.zeros_like(given) if g is None else g for g in grads]
         return torch.stack([g.transpose(1, 2) for g in grads],
-                           2).flatten(2), None
+                           2).flatten(2), None, None
 
 
-def split_heads(qkv: torch.Tensor, num_heads: int) -> Tuple[torch.Tensor, ...]:
-    """Query, key and value views of (B', heads, T, C/heads) from the
-    (B', T, 3C) output of a fused projection (channels q, k, v, each
-    heads x head_dims)."""
-    if execution_path(qkv) is ExecutionPath.AUTOGRAD:
-        return _SplitHeads.apply(qkv, num_heads)
-    return _split(qkv, num_heads)
+def split_heads(fused: torch.Tensor,
+                num_heads: int,
+                parts: int = 3) -> Tuple[torch.Tensor, ...]:
+    """Views of (B', heads, T, C/heads), one per part, of the (B', T,
+    parts*C) output of a fused projection (part-major channels, each part
+    heads x head_dims: query, key and value for ``parts=3``)."""
+    if execution_path(fused) is ExecutionPath.AUTOGRAD:
+        return _SplitHeads.apply(fused, num_heads, parts)
+    return _split(fused, num_heads, parts)
 
 
-def project_heads(x: torch.Tensor, layer: nn.Linear,
-                  num_heads: int) -> Tuple[torch.Tensor, ...]:
-    """Query, key and value (B', heads, T, C/heads) of (B', T, C) tokens
-    through ``layer``, a fused q/k/v projection (output channels q, k, v).
+def project_heads(x: torch.Tensor,
+                  layer: nn.Linear,
+                  num_heads: int,
+                  parts: int = 3) -> Tuple[torch.Tensor, ...]:
+    """Heads (B', heads, T, C/heads) of (B', T, C) tokens through
+    ``layer``, a fused projection of ``parts`` outputs (query, key and value
+    by default; key and value with ``parts=2``).
 
-    Exporters record three projections, each with its own four-dimensional
-    head transpose, which OpenVINO folds into its attention kernel; the
-    split of one fused output ran on OpenVINO's reference kernel and its
-    transpose on a generic one.
+    Exporters record one projection per part, each with its own
+    four-dimensional head transpose, which OpenVINO folds into its attention
+    kernel; the split of one fused output ran on OpenVINO's reference kernel
+    and its transpose on a generic one.
     """
     if execution_path(x, layer.weight) is not ExecutionPath.TRACE:
-        return split_heads(linear(x, layer), num_heads)
+        return split_heads(linear(x, layer), num_heads, parts)
     batch, tokens, _ = x.shape
-    biases = ((None, ) * 3 if layer.bias is None else layer.bias.chunk(3))
+    weights = layer.weight.chunk(parts)
+    biases = [None] * parts if layer.bias is None else layer.bias.chunk(parts)
     return tuple(
         F.linear(x, weight, bias).view(batch, tokens, num_heads, -1).transpose(
-            1, 2) for weight, bias in zip(layer.weight.chunk(3), biases))
+            1, 2) for weight, bias in zip(weights, biases))
