@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmsepvit.deploy import export_and_check
+from mmsepvit.models.layers import linear, onednn_applies
 from mmsepvit.utils.allocator import minor_page_faults
 from mmsepvit.utils.complexity import multiply_adds
 from mmsepvit.utils.measure import median_seconds
@@ -86,20 +87,20 @@ def matmul_rates(device: str,
     products each.
 
     On the CPU, ``torch.matmul`` runs the BLAS PyTorch was built with (MKL),
-    which on AMD CPUs keeps to its AVX2 code, while oneDNN (PyTorch's
-    convolutions, OpenVINO's matmuls) uses AVX-512: the two can differ by
-    twice, so the ceiling of a model is the faster one.
+    which on AMD CPUs keeps to its AVX2 code, while oneDNN (the kernel of
+    our linear layers at inference, PyTorch's convolutions, OpenVINO's
+    matmuls) uses AVX-512: the two can differ by twice, so the ceiling of
+    a model is the faster one.
     """
     a, b = torch.randn(2, size, size, device=device).unbind(0)
     products = {'BLAS matmul': lambda: a @ b}
-    if device == 'cpu' and torch.backends.mkldnn.is_available():
-        onednn_a = a.to_mkldnn()
-        onednn_b = b.t().contiguous().to_mkldnn()
-        products['oneDNN'] = lambda: torch._C._nn.mkldnn_linear(
-            onednn_a, onednn_b, None)
     wait = synchronizer(device)
     rates = {}
     with torch.no_grad():
+        layer = nn.Linear(size, size, bias=False).to(device)
+        layer.weight.copy_(b.t())
+        if onednn_applies(a, layer.weight):
+            products['oneDNN'] = lambda: linear(a, layer)
         for name, product in products.items():
             median_seconds(product, runs=1, synchronize=wait)  # warms up
             seconds = min(
