@@ -219,11 +219,12 @@ class DepthwiseSeparableAttention(BaseModule):
         q, k = qk.view(B, num_windows, 2 * heads,
                        head_dims).transpose(1, 2).chunk(
                            2, dim=1)
-        # (B, nW*T, heads, d) -> (B*heads, nW, T, d), tokens dropped.
-        by_head = x.reshape(B, num_windows * num_tokens, heads, head_dims)
-        by_head = by_head.transpose(1, 2).reshape(B * heads, num_windows,
-                                                  num_tokens, head_dims)
-        v = by_head[:, :, 1:].reshape(B * heads, num_windows, -1)
+        # (B, nW*T, heads, d) -> (B, heads, nW, T, d) views, then one copy
+        # of the pixels (tokens dropped) as (B*heads, nW, P*d).
+        by_head = x.reshape(B, num_windows * num_tokens, heads,
+                            head_dims).transpose(1, 2)
+        v = by_head.unflatten(2, (num_windows, num_tokens))[:, :, :, 1:]
+        v = v.reshape(B * heads, num_windows, -1)
         attn = (q * head_dims**-0.5) @ k.transpose(-2, -1)
         attn = F.dropout(attn.softmax(-1), self._attn_dropout(), self.training)
         # Not baddbmm: mmengine's FLOP counter skips it.
